@@ -1,0 +1,263 @@
+import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
+import { OPTIONS, type OptionSpec } from './config-schema';
+
+/** A problem in a config file, always with the place it was found. */
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly line: number, readonly reason: string) {
+    super(`${file}:${line}: ${reason}`);
+  }
+}
+
+export interface ConfigWarning { file: string; line: number; message: string }
+
+type RawValue = string | number | boolean;
+interface RawEntry { value: RawValue; line: number }
+export type RawConfig = Map<string, RawEntry[]>;
+
+/** One route as the client receives it (X-CSTP-Split-Include / -Exclude). */
+export interface Route { network: string; prefix: number; netmask: string }
+
+export interface AuthMethod { type: string; params: Record<string, string>; raw: string }
+
+export interface Config {
+  file: string;
+  auth: AuthMethod[];
+  authTimeout: number;
+  cookieTimeout: number;
+  listenHost?: string;
+  tcpPort: number;
+  udpPort: number;
+  serverCert: string[];
+  serverKey: string[];
+  caCert?: string;
+  runAsUser: string;
+  runAsGroup: string;
+  socketFile: string;
+  pidFile?: string;
+  maxClients: number;
+  maxSameClients: number;
+  clientsPerWorker: number;
+  keepalive: number;
+  dpd: number;
+  mobileDpd: number;
+  mtu?: number;
+  device: string;
+  predictableIps: boolean;
+  defaultDomain?: string;
+  ipv4?: { network: string; prefix: number; netmask: string };
+  dns: string[];
+  /** Empty when the tunnel takes all traffic (`route = default` or no route). */
+  routes: Route[];
+  noRoutes: Route[];
+  banner?: string;
+  /** Every option as written, for the options not yet given a typed field. */
+  raw: RawConfig;
+}
+
+function unquote(v: string): string {
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) return v.slice(1, -1);
+  return v;
+}
+
+function parseValue(spec: OptionSpec, value: string, file: string, line: number, key: string): RawValue {
+  switch (spec.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(value)) throw new ConfigError(file, line, `${key}: '${value}' is not a whole number`);
+      const n = Number(value);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(file, line, `${key}: ${n} is below the minimum ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(file, line, `${key}: ${n} is above the maximum ${spec.max}`);
+      return n;
+    }
+    case 'bool': {
+      const v = value.toLowerCase();
+      if (['true', 'yes', '1', 'on'].includes(v)) return true;
+      if (['false', 'no', '0', 'off'].includes(v)) return false;
+      throw new ConfigError(file, line, `${key}: '${value}' is not true or false`);
+    }
+    case 'path':
+    case 'string':
+      if (value === '') throw new ConfigError(file, line, `${key}: empty value`);
+      return value;
+  }
+}
+
+/**
+ * Reads ocserv.conf syntax: `name = value` lines, `#` comments, optional double quotes.
+ * Unknown options are warnings (a file written for a newer ocserv must still start);
+ * malformed lines and bad values are errors that name file and line.
+ */
+export function parseConfigText(text: string, file: string, warnings: ConfigWarning[] = []): RawConfig {
+  const raw: RawConfig = new Map();
+  const lines = text.split(/\r?\n/);
+  lines.forEach((rawLine, idx) => {
+    const line = idx + 1;
+    const trimmed = rawLine.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const eq = trimmed.indexOf('=');
+    if (eq <= 0) throw new ConfigError(file, line, `expected 'option = value', got '${trimmed.slice(0, 80)}'`);
+    const key = trimmed.slice(0, eq).trim().toLowerCase();
+    const value = unquote(trimmed.slice(eq + 1).trim());
+    const spec = OPTIONS[key];
+    if (!spec) {
+      warnings.push({ file, line, message: `unknown option '${key}' ignored` });
+      return;
+    }
+    if (spec.implemented === false) warnings.push({ file, line, message: `option '${key}' is accepted but not yet supported by ocserv-ts` });
+    const entry = { value: parseValue(spec, value, file, line, key), line };
+    const list = raw.get(key);
+    if (!list) raw.set(key, [entry]);
+    else if (spec.multi) list.push(entry);
+    else {
+      warnings.push({ file, line, message: `'${key}' given again (first at line ${list[0].line}); the last one wins` });
+      list[0] = entry;
+    }
+  });
+  return raw;
+}
+
+function first<T extends RawValue>(raw: RawConfig, key: string): { value: T; line: number } | undefined {
+  const e = raw.get(key);
+  return e ? { value: e[0].value as T, line: e[0].line } : undefined;
+}
+function all(raw: RawConfig, key: string): RawEntry[] { return raw.get(key) ?? []; }
+
+export function parseAuth(spec: string, file: string, line: number): AuthMethod {
+  const m = /^([a-z0-9-]+)(?:\[(.*)\])?$/i.exec(spec.trim());
+  if (!m) throw new ConfigError(file, line, `auth: cannot read '${spec}'`);
+  const params: Record<string, string> = {};
+  if (m[2]) {
+    for (const part of m[2].split(',')) {
+      const kv = part.split('=');
+      const k = kv[0].trim();
+      if (!k) continue;
+      params[k] = kv.slice(1).join('=').trim();
+    }
+  }
+  const type = m[1].toLowerCase();
+  const known = ['plain', 'pam', 'radius', 'certificate', 'gssapi', 'oidc'];
+  if (!known.includes(type)) throw new ConfigError(file, line, `auth: unknown method '${type}'`);
+  if (type === 'plain' && !params.passwd) throw new ConfigError(file, line, `auth: plain needs [passwd=/path/to/file]`);
+  return { type, params, raw: spec };
+}
+
+function netmaskToPrefix(mask: string, file: string, line: number, key: string): number {
+  let prefix: number | null = null;
+  try { prefix = ipaddr.IPv4.parse(mask).prefixLengthFromSubnetMask(); } catch { /* reported below */ }
+  if (prefix === null) throw new ConfigError(file, line, `${key}: '${mask}' is not a valid netmask`);
+  return prefix;
+}
+
+/** Accepts `a.b.c.d/len`, `a.b.c.d/m.a.s.k` and a bare network (then the prefix comes from elsewhere). */
+export function parseIPv4Net(value: string, file: string, line: number, key: string): { network: string; prefix?: number } {
+  const [addr, mask] = value.split('/');
+  if (!ipaddr.IPv4.isValidFourPartDecimal(addr)) throw new ConfigError(file, line, `${key}: '${addr}' is not an IPv4 address`);
+  if (mask === undefined) return { network: addr };
+  const prefix = /^\d+$/.test(mask) ? Number(mask) : netmaskToPrefix(mask, file, line, key);
+  if (prefix > 32) throw new ConfigError(file, line, `${key}: prefix /${prefix} is longer than 32`);
+  const network = ipaddr.IPv4.networkAddressFromCIDR(`${addr}/${prefix}`).toString();
+  return { network, prefix };
+}
+
+function toRoute(network: string, prefix: number): Route {
+  return { network, prefix, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
+}
+
+function parseRoutes(entries: RawEntry[], file: string, key: string): { routes: Route[]; hasDefault: boolean } {
+  const routes: Route[] = [];
+  let hasDefault = false;
+  for (const e of entries) {
+    const v = String(e.value);
+    if (v === 'default') { hasDefault = true; continue; }
+    if (v.includes(':')) continue; // IPv6 routes arrive with IPv6 support
+    const net = parseIPv4Net(v, file, e.line, key);
+    routes.push(toRoute(net.network, net.prefix ?? 32));
+  }
+  return { routes, hasDefault };
+}
+
+/** Builds the typed configuration; every semantic problem names the line it came from. */
+export function buildConfig(raw: RawConfig, file: string): Config {
+  const auth = all(raw, 'auth').map((e) => parseAuth(String(e.value), file, e.line));
+  if (auth.length === 0) throw new ConfigError(file, 0, `no 'auth' method configured (e.g. auth = "plain[passwd=/etc/ocserv-ts/ocpasswd]")`);
+
+  let ipv4: Config['ipv4'];
+  const net = first<string>(raw, 'ipv4-network');
+  if (net) {
+    const parsed = parseIPv4Net(net.value, file, net.line, 'ipv4-network');
+    let prefix = parsed.prefix;
+    const mask = first<string>(raw, 'ipv4-netmask');
+    if (prefix === undefined) {
+      if (!mask) throw new ConfigError(file, net.line, `ipv4-network has no prefix and no ipv4-netmask is set`);
+      prefix = netmaskToPrefix(mask.value, file, mask.line, 'ipv4-netmask');
+    }
+    if (prefix > 30) throw new ConfigError(file, net.line, `ipv4-network /${prefix} leaves no room for clients`);
+    const network = ipaddr.IPv4.networkAddressFromCIDR(`${parsed.network}/${prefix}`).toString();
+    ipv4 = { network, prefix, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
+  }
+
+  for (const e of all(raw, 'dns')) {
+    if (!ipaddr.isValid(String(e.value))) throw new ConfigError(file, e.line, `dns: '${e.value}' is not an IP address`);
+  }
+  const routes = parseRoutes(all(raw, 'route'), file, 'route');
+  const noRoutes = parseRoutes(all(raw, 'no-route'), file, 'no-route');
+
+  const str = (k: string) => first<string>(raw, k)?.value;
+  const num = (k: string, d: number) => first<number>(raw, k)?.value ?? d;
+  const bool = (k: string, d: boolean) => first<boolean>(raw, k)?.value ?? d;
+  const listen = str('listen-host');
+  if (listen !== undefined && !ipaddr.isValid(listen)) {
+    throw new ConfigError(file, first<string>(raw, 'listen-host')!.line, `listen-host: '${listen}' is not an IP address (host names are not resolved)`);
+  }
+
+  const serverCert = all(raw, 'server-cert').map((e) => String(e.value));
+  const serverKey = all(raw, 'server-key').map((e) => String(e.value));
+  if (serverCert.length !== serverKey.length) {
+    const line = (raw.get('server-key') ?? raw.get('server-cert'))?.[0].line ?? 0;
+    throw new ConfigError(file, line, `server-cert and server-key must be given in pairs (${serverCert.length} certificates, ${serverKey.length} keys)`);
+  }
+  if (serverCert.length === 0) throw new ConfigError(file, 0, `no server-cert / server-key configured`);
+
+  return {
+    file,
+    auth,
+    authTimeout: num('auth-timeout', 240),
+    cookieTimeout: num('cookie-timeout', 300),
+    listenHost: listen,
+    tcpPort: num('tcp-port', 443),
+    udpPort: num('udp-port', 0),
+    serverCert,
+    serverKey,
+    caCert: str('ca-cert'),
+    runAsUser: str('run-as-user') ?? 'nobody',
+    runAsGroup: str('run-as-group') ?? 'nogroup',
+    socketFile: str('socket-file') ?? '/run/ocserv-ts-socket',
+    pidFile: str('pid-file'),
+    maxClients: num('max-clients', 0),
+    maxSameClients: num('max-same-clients', 0),
+    clientsPerWorker: num('clients-per-worker', 1),
+    keepalive: num('keepalive', 32400),
+    dpd: num('dpd', 90),
+    mobileDpd: num('mobile-dpd', 1800),
+    mtu: first<number>(raw, 'mtu')?.value,
+    device: str('device') ?? 'vpns',
+    predictableIps: bool('predictable-ips', true),
+    defaultDomain: str('default-domain'),
+    ipv4,
+    dns: all(raw, 'dns').map((e) => String(e.value)),
+    routes: routes.hasDefault ? [] : routes.routes,
+    noRoutes: noRoutes.routes,
+    banner: str('banner'),
+    raw,
+  };
+}
+
+export function loadConfig(file: string, warnings: ConfigWarning[] = []): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, 0, `cannot read: ${(err as Error).message}`);
+  }
+  return buildConfig(parseConfigText(text, file, warnings), file);
+}

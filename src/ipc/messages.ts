@@ -1,0 +1,122 @@
+/**
+ * The one list of messages exchanged between ocserv-ts processes.
+ *
+ * Each channel has a type map (message name -> body). Messages that a worker sends are
+ * described by validators, and their TypeScript types are derived from those validators,
+ * so what main and sec-mod accept is exactly what they check.
+ */
+import { bool, obj, optional, record, str, uint, type Infer } from './validate';
+
+// ---------- shared shapes ----------
+
+export interface Ipv4Params { local: string; remote: string; netmask: string; network: string; prefix: number }
+export interface RouteParam { network: string; netmask: string; prefix: number }
+
+/** Everything a worker needs to bring a tunnel up, decided by main and sec-mod. */
+export interface SessionParams {
+  sessionId: number;
+  username: string;
+  groupname: string;
+  tunName: string;
+  ipv4: Ipv4Params;
+  dns: string[];
+  routes: RouteParam[];
+  noRoutes: RouteParam[];
+  mtu: number;
+  dpd: number;
+  mobileDpd: number;
+  keepalive: number;
+  idleTimeout: number;
+  sessionTimeout: number;
+  defaultDomain?: string;
+  banner?: string;
+}
+
+/** The subset of the configuration a worker acts on; workers never read the config file. */
+export interface WorkerConfig {
+  authTimeout: number;
+  cookieTimeout: number;
+  keepalive: number;
+  dpd: number;
+  mobileDpd: number;
+  banner?: string;
+  /** Cap on an HTTP request body before the tunnel starts. */
+  maxBodyBytes: number;
+  serverName: string;
+}
+
+export interface TlsMaterial { certs: string[]; keys: string[]; ca?: string }
+
+const statsShape = obj({
+  rxBytes: uint(), txBytes: uint(), rxPackets: uint(), txPackets: uint(),
+});
+export type SessionStats = Infer<typeof statsShape>;
+
+// ---------- worker -> main (untrusted) ----------
+
+export const workerToMain = {
+  'worker.ready': obj({ pid: uint() }),
+  'conn.closed': obj({ connId: uint() }),
+  'session.open': obj({ connId: uint(), cookie: str(512), mtu: uint(65535) }),
+  'session.closed': obj({
+    sessionId: uint(),
+    reason: str(256),
+    logout: bool,
+    stats: statsShape,
+  }),
+};
+export type WorkerToMain = { [K in keyof typeof workerToMain]: Infer<(typeof workerToMain)[K]> };
+
+// ---------- main -> worker (trusted) ----------
+
+export interface MainToWorker {
+  'worker.init': { workerId: number; config: WorkerConfig; tls: TlsMaterial };
+  /** fd[0] is the accepted TCP connection. */
+  'conn.new': { connId: number; remoteAddr: string; remotePort: number; localAddr: string; localPort: number };
+  /** Reply to session.open; fd[0] is the tun when ok. */
+  'session.opened': { ok: true; params: SessionParams } | { ok: false; reason: string };
+  'session.terminate': { sessionId: number; reason: string };
+}
+
+// ---------- worker -> sec-mod (untrusted) ----------
+
+export const workerToSecmod = {
+  'auth.init': obj({
+    remoteAddr: str(64),
+    userAgent: str(512),
+    username: optional(str(256)),
+    groupname: optional(str(256)),
+  }),
+  'auth.cont': obj({
+    authId: str(128),
+    answers: record(str(1024), 8),
+  }),
+};
+export type WorkerToSecmod = { [K in keyof typeof workerToSecmod]: Infer<(typeof workerToSecmod)[K]> };
+
+export interface AuthPrompt { name: string; label: string; type: 'text' | 'password' }
+
+// ---------- sec-mod -> worker (trusted) ----------
+
+export interface SecmodToWorker {
+  'auth.reply':
+    | { status: 'continue'; authId: string; message: string; prompts: AuthPrompt[]; error?: string }
+    | { status: 'ok'; cookie: string; username: string; message?: string }
+    | { status: 'fail'; message: string };
+}
+
+// ---------- main <-> sec-mod (both trusted) ----------
+
+export interface MainToSecmod {
+  /** fd[0] is sec-mod's end of a new worker's channel. */
+  'worker.attach': { workerId: number };
+  'session.open': { cookie: string; remoteAddr: string };
+  'session.closed': { cookie: string; logout: boolean; stats: SessionStats; reason: string };
+}
+
+export interface SecmodToMain {
+  'secmod.ready': { pid: number };
+  'session.open.reply':
+    | { ok: true; username: string; groupname: string; sid: string; cookieTimeout: number }
+    | { ok: false; reason: string };
+}

@@ -1,0 +1,141 @@
+/**
+ * ocserv-ts main process: the command line, configuration, privilege checks, then MainServer.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, loadConfig, type Config, type ConfigWarning } from '../common/config';
+import { createLogger, levelFromDebug } from '../common/log';
+import { ensureDefaultState, openconnectCommand } from './bootstrap';
+import { parseCli, USAGE, type CliOptions } from './cli';
+import { checkCodeReadable, resolveRunAs } from './privileges';
+import { MainServer } from './server';
+
+const DEFAULT_CONFIG = '/etc/ocserv-ts/ocserv.conf';
+const ROOT = resolve(__dirname, '..', '..', '..');
+const VERSION = '0.1.0';
+
+function fail(msg: string, code = 1): never {
+  process.stderr.write(`ocserv-ts: ${msg}\n`);
+  process.exit(code);
+}
+
+function primaryAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+function loadOrBootstrap(cli: CliOptions): { config: Config; banner?: string } {
+  let file = cli.configFile;
+  let banner: string | undefined;
+  if (!file && existsSync(DEFAULT_CONFIG)) file = DEFAULT_CONFIG;
+  if (!file) {
+    const host = primaryAddress();
+    const state = ensureDefaultState({ stateDir: process.env.OCSERV_TS_STATE_DIR, addresses: [host] });
+    file = state.configPath;
+    banner = [
+      `No configuration given: running the embedded default from ${state.stateDir}`,
+      `  (${state.created ? 'created now' : 'reused'}: certificate, password file with user '${state.demoUser}', ocserv.conf).`,
+      `Connect with:`,
+      `  ${openconnectCommand(state, host, 443)}`,
+    ].join('\n');
+  }
+  const warnings: ConfigWarning[] = [];
+  const config = loadConfig(file, warnings);
+  for (const w of warnings) process.stderr.write(`ocserv-ts: ${w.file}:${w.line}: warning: ${w.message}\n`);
+  return { config, banner };
+}
+
+/**
+ * Children get a small, known environment: nothing a parent's NODE_OPTIONS or test runner
+ * injects should run inside a worker that faces the network.
+ */
+function childEnvironment(level: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', OCSERV_TS_LOG_LEVEL: level };
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('OCSERV_TS_') && k !== 'OCSERV_TS_LOG_LEVEL') env[k] = v;
+  if (process.env.LANG) env.LANG = process.env.LANG;
+  return env;
+}
+
+async function main(): Promise<void> {
+  let cli: CliOptions;
+  try {
+    cli = parseCli(process.argv.slice(2));
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+  if (cli.help) { process.stdout.write(USAGE); return; }
+  if (cli.version) { process.stdout.write(`ocserv-ts ${VERSION}\n`); return; }
+
+  let loaded: { config: Config; banner?: string };
+  try {
+    loaded = loadOrBootstrap(cli);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`${err.message}\nThe server was not started.`);
+    throw err;
+  }
+  const { config } = loaded;
+  if (cli.testConfig) {
+    process.stdout.write(`${config.file}: configuration OK\n`);
+    return;
+  }
+  if (process.getuid && process.getuid() !== 0) fail('must run as root (it creates tun devices and binds privileged ports)');
+  const runAs = resolveRunAs(config.runAsUser, config.runAsGroup);
+  const workerScript = join(ROOT, 'dist', 'src', 'worker', 'index.js');
+  try {
+    checkCodeReadable(ROOT, ['dist/src/worker/index.js', 'build/Release/ocserv_native.node', 'node_modules/msgpackr/package.json'], runAs);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
+  if (loaded.banner) process.stdout.write(`${loaded.banner}\n`);
+  if (!cli.foreground) {
+    // No fork() in Node: start ourselves again, detached, with -f; logs go to a file.
+    const logFile = process.env.OCSERV_TS_LOG_FILE ?? '/var/log/ocserv-ts.log';
+    const out = openSync(logFile, 'a');
+    const args = process.argv.slice(2).concat(['-f']);
+    if (!cli.configFile) args.push('-c', config.file);
+    const child = spawn(process.execPath, [process.argv[1], ...args], { detached: true, stdio: ['ignore', out, out] });
+    child.unref();
+    process.stdout.write(`ocserv-ts started in the background (pid ${child.pid}); logs in ${logFile}\n`);
+    return;
+  }
+
+  const level = levelFromDebug(cli.debug);
+  const log = createLogger('main', level);
+  const pidFile = cli.pidFile ?? config.pidFile;
+  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+  const server = new MainServer({
+    config,
+    log,
+    runAs,
+    workerScript,
+    secmodScript: join(ROOT, 'dist', 'src', 'secmod', 'index.js'),
+    childEnv: childEnvironment(level),
+  });
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'shutting down');
+    server.stop().finally(() => {
+      if (pidFile) try { unlinkSync(pidFile); } catch { /* already gone */ }
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await server.start();
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot start');
+    await server.stop().catch(() => {});
+    process.exit(1);
+  }
+  log.info({ version: VERSION, config: config.file }, 'ocserv-ts is up');
+}
+
+main().catch((err) => fail((err as Error).stack ?? String(err)));

@@ -1,0 +1,257 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { hostname } from 'node:os';
+import type { Config } from '../common/config';
+import type { Logger } from '../common/log';
+import type { SecmodToMain, SessionParams, WorkerConfig } from '../ipc/messages';
+import { closeFd, tunConfigure, tunOpen } from '../native';
+import { Ipv4Pool } from './leases';
+import type { RunAs } from './privileges';
+import { SecmodProcess } from './secmod-proc';
+import { SessionTable, type MainSession } from './sessions';
+import { WorkerPool, type WorkerProc } from './workers';
+
+export interface MainServerOptions {
+  config: Config;
+  log: Logger;
+  runAs: RunAs;
+  workerScript: string;
+  secmodScript: string;
+  childEnv: NodeJS.ProcessEnv;
+}
+
+interface ConnInfo { workerId: number; remoteAddr: string }
+
+const VERSION = 'ocserv-ts 0.1.0';
+
+/** main: accepts clients, owns leases and tun devices, and supervises sec-mod and workers. */
+export class MainServer {
+  private readonly log: Logger;
+  private readonly config: Config;
+  private readonly sessions = new SessionTable();
+  private readonly conns = new Map<number, ConnInfo>();
+  private readonly pool?: Ipv4Pool;
+  private readonly secmod: SecmodProcess;
+  private workers!: WorkerPool;
+  private tcp?: Server;
+  private udp?: UdpSocket;
+  private nextConnId = 1;
+
+  constructor(private readonly o: MainServerOptions) {
+    this.log = o.log;
+    this.config = o.config;
+    if (o.config.ipv4) this.pool = new Ipv4Pool(o.config.ipv4.network, o.config.ipv4.prefix, o.config.predictableIps);
+    this.secmod = new SecmodProcess(o.secmodScript, o.config.file, o.log, () => this.reattachWorkers(), o.childEnv);
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    if (!this.pool) throw new Error(`${c.file}: no ipv4-network configured; clients need addresses`);
+    // TODO(key isolation, issue 4): the key goes to workers until sec-mod signs for them.
+    const tls = {
+      certs: c.serverCert.map((f) => readFileSync(f, 'utf8')),
+      keys: c.serverKey.map((f) => readFileSync(f, 'utf8')),
+      ca: c.caCert ? readFileSync(c.caCert, 'utf8') : undefined,
+    };
+    await this.secmod.start();
+    const workerConfig: WorkerConfig = {
+      authTimeout: c.authTimeout,
+      cookieTimeout: c.cookieTimeout,
+      keepalive: c.keepalive,
+      dpd: c.dpd,
+      mobileDpd: c.mobileDpd,
+      banner: c.banner,
+      maxBodyBytes: 64 * 1024,
+      serverName: VERSION,
+    };
+    this.workers = new WorkerPool({
+      script: this.o.workerScript,
+      runAs: this.o.runAs,
+      clientsPerWorker: c.clientsPerWorker,
+      idle: 2,
+      log: this.log,
+      init: { config: workerConfig, tls },
+      env: this.o.childEnv,
+      attachToSecmod: (workerId, fd) => this.secmod.channel?.send('worker.attach', { workerId }, [fd]),
+      setup: (w) => this.setupWorker(w),
+      onExit: (w, why) => this.workerGone(w, why),
+    });
+    this.workers.start();
+    await this.listen();
+  }
+
+  private listen(): Promise<void> {
+    const c = this.config;
+    const tcp = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.accept(s));
+    this.tcp = tcp;
+    const tcpReady = new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ port: c.tcpPort, host: c.listenHost, backlog: 1024 }, () => {
+        tcp.off('error', reject);
+        tcp.on('error', (err) => this.log.error({ err: err.message }, 'TCP listener error'));
+        resolve();
+      });
+    });
+    if (c.udpPort === 0) return tcpReady;
+    // UDP is bound now so the port is ours; DTLS hand-over arrives with its own issue.
+    const udp = createSocket({ type: c.listenHost?.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
+    this.udp = udp;
+    udp.on('message', () => {});
+    const udpReady = new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ port: c.udpPort, address: c.listenHost }, () => resolve());
+    });
+    return Promise.all([tcpReady, udpReady]).then(() => {
+      this.log.info({ tcp: c.tcpPort, udp: c.udpPort, host: c.listenHost ?? '*' }, 'listening');
+    });
+  }
+
+  private accept(socket: Socket): void {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const remoteAddr = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (fd === undefined || fd < 0) { socket.destroy(); return; }
+    const connId = this.nextConnId++;
+    try {
+      const w = this.workers.assign(fd, {
+        connId,
+        remoteAddr,
+        remotePort: socket.remotePort ?? 0,
+        localAddr: (socket.localAddress ?? '').replace(/^::ffff:/, ''),
+        localPort: socket.localPort ?? 0,
+      });
+      this.conns.set(connId, { workerId: w.id, remoteAddr });
+      this.log.debug({ ip: remoteAddr, connId, worker: w.id }, 'connection handed to worker');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'cannot hand the connection to a worker');
+    }
+    socket.destroy(); // the worker has its own copy of the fd
+  }
+
+  private setupWorker(w: WorkerProc): void {
+    w.channel.on('worker.ready', ({ pid }) => this.log.debug({ worker: w.id, pid }, 'worker ready'));
+    w.channel.on('conn.closed', ({ connId }) => {
+      if (this.conns.get(connId)?.workerId !== w.id) return;
+      this.conns.delete(connId);
+      this.workers.connClosed(w, connId);
+    });
+    w.channel.on('session.open', async ({ connId, cookie, mtu }, ctx) => {
+      const conn = this.conns.get(connId);
+      if (!conn || conn.workerId !== w.id) {
+        ctx.reply('session.opened', { ok: false, reason: 'unknown connection' });
+        return;
+      }
+      const r = await this.openSession(w, connId, conn.remoteAddr, cookie, mtu);
+      if ('reason' in r) ctx.reply('session.opened', { ok: false, reason: r.reason });
+      else ctx.reply('session.opened', { ok: true, params: r.params }, [r.fd]);
+    });
+    w.channel.on('session.closed', ({ sessionId, reason, logout, stats }) => {
+      const s = this.sessions.get(sessionId);
+      if (!s || s.workerId !== w.id) return;
+      this.endSession(s, reason, logout, stats);
+    });
+  }
+
+  private async openSession(w: WorkerProc, connId: number, remoteAddr: string, cookie: string, mtu: number):
+    Promise<{ reason: string } | { params: SessionParams; fd: number }> {
+    const c = this.config;
+    const channel = this.secmod.channel;
+    if (!channel) return { reason: 'sec-mod unavailable' };
+    let reply: SecmodToMain['session.open.reply'];
+    try {
+      reply = (await channel.request<'session.open', SecmodToMain['session.open.reply']>('session.open', { cookie, remoteAddr })).body;
+    } catch (err) {
+      return { reason: `sec-mod: ${(err as Error).message}` };
+    }
+    if (!reply.ok) return { reason: reply.reason };
+    const release = (reason: string) => {
+      channel.send('session.closed', { cookie, logout: false, reason, stats: { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 } });
+      return { reason };
+    };
+    if (c.maxClients > 0 && this.sessions.size >= c.maxClients) return release(`max-clients (${c.maxClients}) reached`);
+    const lease = this.pool!.allocate(reply.username);
+    if (!lease) return release('no free IP address in ipv4-network');
+    const tunMtu = Math.max(576, Math.min(c.mtu ?? 65535, mtu));
+    let tun;
+    try {
+      tun = tunOpen(c.device);
+      tunConfigure(tun.name, { address: lease.local, peer: lease.remote, mtu: tunMtu });
+    } catch (err) {
+      if (tun) closeFd(tun.fd);
+      this.pool!.release(lease.remote);
+      this.log.error({ err: (err as Error).message }, 'cannot create the tun device');
+      return release('cannot create tun device');
+    }
+    const session: MainSession = {
+      sessionId: this.sessions.newId(),
+      workerId: w.id,
+      connId,
+      cookie,
+      sid: reply.sid,
+      username: reply.username,
+      groupname: reply.groupname,
+      remoteAddr,
+      lease,
+      tunName: tun.name,
+      tunFd: tun.fd,
+      startedAt: Date.now(),
+    };
+    this.sessions.add(session);
+    this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease.remote, tun: tun.name, sid: session.sid }, 'session opened');
+    return {
+      fd: tun.fd,
+      params: {
+        sessionId: session.sessionId,
+        username: session.username,
+        groupname: session.groupname,
+        tunName: tun.name,
+        ipv4: lease,
+        dns: c.dns,
+        routes: c.routes,
+        noRoutes: c.noRoutes,
+        mtu: tunMtu,
+        dpd: c.dpd,
+        mobileDpd: c.mobileDpd,
+        keepalive: c.keepalive,
+        idleTimeout: 0,
+        sessionTimeout: 0,
+        defaultDomain: c.defaultDomain,
+        banner: c.banner,
+      },
+    };
+  }
+
+  private endSession(s: MainSession, reason: string, logout: boolean, stats: { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }): void {
+    this.sessions.remove(s.sessionId);
+    closeFd(s.tunFd);
+    this.pool?.release(s.lease.remote);
+    this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout, reason, stats });
+    this.log.info({ user: s.username, ip: s.remoteAddr, vpnIp: s.lease.remote, reason, ...stats }, 'session ended');
+  }
+
+  private workerGone(w: WorkerProc, why: string): void {
+    const lost = this.sessions.ofWorker(w.id);
+    if (lost.length || why !== 'killed by SIGTERM') this.log.info({ worker: w.id, why, sessions: lost.length }, 'worker exited');
+    for (const s of lost) this.endSession(s, `worker exited (${why})`, false, { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
+    for (const [id, c] of this.conns) if (c.workerId === w.id) this.conns.delete(id);
+  }
+
+  /** A restarted sec-mod knows no worker: give each live worker a fresh channel to it. */
+  private reattachWorkers(): void {
+    this.log.warn('sec-mod restarted; logins in progress are lost');
+  }
+
+  async stop(): Promise<void> {
+    this.tcp?.close();
+    this.udp?.close();
+    for (const w of this.workers?.all() ?? []) {
+      for (const s of this.sessions.ofWorker(w.id)) w.channel.send('session.terminate', { sessionId: s.sessionId, reason: 'server shutting down' });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    this.workers?.stop();
+    for (const s of [...this.sessions.all()]) this.endSession(s, 'server shut down', false, { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
+    this.secmod.stop();
+  }
+
+  get hostname(): string { return hostname(); }
+}

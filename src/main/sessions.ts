@@ -1,0 +1,34 @@
+import type { Lease } from './leases';
+
+export interface MainSession {
+  sessionId: number;
+  workerId: number;
+  connId: number;
+  cookie: string;
+  sid: string;
+  username: string;
+  groupname: string;
+  remoteAddr: string;
+  lease: Lease;
+  tunName: string;
+  /** main keeps its own tun fd so the device goes away when main says, whatever the worker does. */
+  tunFd: number;
+  startedAt: number;
+}
+
+export class SessionTable {
+  private readonly byId = new Map<number, MainSession>();
+  private nextId = 1;
+
+  newId(): number { return this.nextId++; }
+  add(s: MainSession): void { this.byId.set(s.sessionId, s); }
+  get(id: number): MainSession | undefined { return this.byId.get(id); }
+  remove(id: number): MainSession | undefined {
+    const s = this.byId.get(id);
+    this.byId.delete(id);
+    return s;
+  }
+  ofWorker(workerId: number): MainSession[] { return [...this.byId.values()].filter((s) => s.workerId === workerId); }
+  get size(): number { return this.byId.size; }
+  all(): IterableIterator<MainSession> { return this.byId.values(); }
+}

@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Channel } from '../ipc/channel';
+import { workerToMain, type MainToWorker, type WorkerToMain } from '../ipc/messages';
+import { closeFd, seqpacketPair } from '../native';
+import type { Logger } from '../common/log';
+import type { RunAs } from './privileges';
+
+export interface WorkerProc {
+  id: number;
+  proc: ChildProcess;
+  channel: Channel<WorkerToMain, MainToWorker>;
+  conns: Set<number>;
+  /** connections this worker has been given over its life */
+  served: number;
+}
+
+export interface WorkerPoolOptions {
+  script: string;
+  runAs: RunAs;
+  clientsPerWorker: number;
+  /** idle pre-started workers kept ready, so a new client never waits for a process start */
+  idle: number;
+  log: Logger;
+  init: MainToWorker['worker.init'] extends infer T ? Omit<T, 'workerId'> : never;
+  /** hands sec-mod its end of the new worker's channel */
+  attachToSecmod(workerId: number, fd: number): void;
+  setup(w: WorkerProc): void;
+  onExit(w: WorkerProc, why: string): void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts, feeds and reaps worker processes. With clients-per-worker = 1 (the default, as in
+ * ocserv) each client gets a process of its own that exits when its connection ends.
+ */
+export class WorkerPool {
+  private readonly workers = new Map<number, WorkerProc>();
+  private nextId = 1;
+  private stopping = false;
+
+  constructor(private readonly o: WorkerPoolOptions) {}
+
+  start(): void { this.topUp(); }
+
+  get size(): number { return this.workers.size; }
+  all(): IterableIterator<WorkerProc> { return this.workers.values(); }
+  get(id: number): WorkerProc | undefined { return this.workers.get(id); }
+
+  /** Gives an accepted TCP connection to a worker with room; the caller still owns (and closes) fd. */
+  assign(fd: number, info: MainToWorker['conn.new']): WorkerProc {
+    const w = this.pick() ?? this.spawnWorker();
+    w.conns.add(info.connId);
+    w.served++;
+    w.channel.send('conn.new', info, [fd]);
+    this.topUp();
+    return w;
+  }
+
+  connClosed(w: WorkerProc, connId: number): void {
+    if (!w.conns.delete(connId)) return;
+    // One client per process: once its connection is gone the process is retired, so no
+    // memory of one user's session can leak into another's.
+    if (this.o.clientsPerWorker === 1 && w.conns.size === 0) this.retire(w);
+  }
+
+  stop(): void {
+    this.stopping = true;
+    for (const w of this.workers.values()) w.proc.kill('SIGTERM');
+  }
+
+  private pick(): WorkerProc | undefined {
+    let best: WorkerProc | undefined;
+    for (const w of this.workers.values()) {
+      if (w.conns.size >= this.o.clientsPerWorker) continue;
+      if (this.o.clientsPerWorker === 1 && w.served > 0) continue;
+      // fill the busiest worker with room first, keeping idle ones idle for bursts
+      if (!best || w.conns.size > best.conns.size) best = w;
+    }
+    return best;
+  }
+
+  private topUp(): void {
+    if (this.stopping) return;
+    let idle = 0;
+    for (const w of this.workers.values()) if (w.served === 0) idle++;
+    for (; idle < this.o.idle; idle++) this.spawnWorker();
+  }
+
+  private retire(w: WorkerProc): void {
+    w.channel.close('retired');
+    w.proc.kill('SIGTERM');
+  }
+
+  private spawnWorker(): WorkerProc {
+    const id = this.nextId++;
+    const [mainEnd, workerMainEnd] = seqpacketPair();
+    const [secmodEnd, workerSecmodEnd] = seqpacketPair();
+    const proc = spawn(process.execPath, [this.o.script], {
+      stdio: ['ignore', 'inherit', 'inherit', workerMainEnd, workerSecmodEnd],
+      uid: this.o.runAs.uid,
+      gid: this.o.runAs.gid,
+      env: { ...(this.o.env ?? process.env), OCSERV_TS_WORKER_ID: String(id) },
+    });
+    closeFd(workerMainEnd);
+    closeFd(workerSecmodEnd);
+    this.o.attachToSecmod(id, secmodEnd);
+    closeFd(secmodEnd);
+    const channel = new Channel<WorkerToMain, MainToWorker>(mainEnd, {
+      name: `main<-worker${id}`,
+      log: this.o.log,
+      validators: workerToMain,
+    });
+    const w: WorkerProc = { id, proc, channel, conns: new Set(), served: 0 };
+    this.workers.set(id, w);
+    // A worker that sends anything malformed is treated as compromised.
+    channel.onClose((reason) => {
+      if (reason !== 'retired' && proc.exitCode === null) proc.kill('SIGKILL');
+    });
+    let gone = false;
+    const onGone = (why: string) => {
+      if (gone) return;
+      gone = true;
+      this.workers.delete(id);
+      channel.close('worker exited');
+      this.o.onExit(w, why);
+      // A worker that dies before serving anyone points at a start-up fault: retry slowly, not in a loop.
+      if (w.served === 0) setTimeout(() => this.topUp(), 1000).unref();
+      else this.topUp();
+    };
+    proc.on('exit', (code, signal) => onGone(signal ? `killed by ${signal}` : `exit code ${code}`));
+    proc.on('error', (err) => {
+      this.o.log.error({ err: err.message }, 'cannot start worker');
+      onGone(`spawn error: ${err.message}`);
+    });
+    this.o.setup(w);
+    channel.send('worker.init', { ...this.o.init, workerId: id });
+    return w;
+  }
+}

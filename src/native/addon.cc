@@ -1,0 +1,20 @@
+// Module entry point of ocserv_native; see src/native/index.ts for the API.
+#include <napi.h>
+
+#include "modules.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ocs::InitFdUtil(env, exports);
+  ocs::InitFdWatcher(env, exports);
+  ocs::InitPacketIO(env, exports);
+  ocs::InitSeqpacket(env, exports);
+  ocs::InitTun(env, exports);
+  ocs::InitUdp(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ocserv_native, Init)

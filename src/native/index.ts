@@ -1,0 +1,297 @@
+/**
+ * Typed loader for the ocserv_native addon (binding.gyp, src/native/*.cc).
+ *
+ * Only system calls Node lacks live here; protocol logic stays in TypeScript.
+ *
+ * fd ownership, in short:
+ * - Every fd these functions return is O_NONBLOCK and O_CLOEXEC and belongs to
+ *   the caller until handed to a PacketIO (closeOnDestroy true, the default),
+ *   `new net.Socket({ fd })`, or closeFd().
+ * - Never closeFd() an fd a live PacketIO/FdWatcher watches: libuv still has it
+ *   registered and a reused fd number would confuse (or abort) the loop. Call
+ *   the object's close() instead.
+ * - write(buf, fds) never takes the fds: the caller may close its copies as
+ *   soon as write() returns (queued messages hold their own dups).
+ * - fds received in onPackets belong to the receiver, which must close them.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const ADDON_REL = path.join('build', 'Release', 'ocserv_native.node');
+
+/**
+ * Walk up from this file's directory: it is src/native when run by ts tools
+ * and dist/src/native after tsc, and the addon sits in <repo>/build/Release.
+ */
+function findAddon(): string {
+  const override = process.env.OCSERV_NATIVE_ADDON;
+  if (override) return override;
+  let dir = __dirname;
+  for (;;) {
+    const candidate = path.join(dir, ADDON_REL);
+    if (fs.existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(
+    `ocserv_native addon not found above ${__dirname} (looked for ${ADDON_REL}); ` +
+      'build it with `npx node-gyp rebuild` (offline: add --nodedir=/usr)',
+  );
+}
+
+/** System-call failure, shaped like Node's own (errno is negative as in node:fs). */
+export interface NativeError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export interface TunDevice {
+  fd: number;
+  name: string;
+}
+
+export interface TunConfig {
+  address: string;
+  peer: string;
+  /** default 255.255.255.255 */
+  netmask?: string;
+  mtu: number;
+}
+
+export interface TunConfig6 {
+  address: string;
+  prefix: number;
+}
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface PacketIOOptions {
+  /**
+   * 'read': read(2)/write(2), one packet per call (tun).
+   * 'msg': recvmsg/sendmsg on a SOCK_SEQPACKET or SOCK_DGRAM socket
+   * (recvmmsg/sendmmsg when fds is false), SCM_RIGHTS when fds is true.
+   */
+  mode: 'read' | 'msg';
+  /** Largest packet accepted (1 .. 16 MiB); longer ones are dropped and counted in drops. */
+  maxPacket: number;
+  /** At most this many packets read per readable event (1 .. 1024); one onPackets call per event. */
+  batch: number;
+  /** Zeroed bytes reserved before each packet in the slab (0 .. 4096), default 0. */
+  headroom?: number;
+  /** msg mode: receive fds (MSG_CMSG_CLOEXEC), up to 8 per message. */
+  fds?: boolean;
+  /** close(fd) in close() and when the object is garbage collected unclosed; default true. */
+  closeOnDestroy?: boolean;
+}
+
+/**
+ * slab holds all packets of one readable event back to back: packet i starts
+ * at headroom + sum_{j<i}(headroom + lengths[j]) and is lengths[i] long; the
+ * headroom bytes are zero. fds[i] are the fds that came with message i (null
+ * when none); the whole fds argument is null when opts.fds is false.
+ */
+export type OnPackets = (slab: Buffer, lengths: number[], fds: (number[] | null)[] | null) => void;
+
+export interface PacketIOCallbacks {
+  onPackets: OnPackets;
+  /**
+   * read/write errors other than EAGAIN/EINTR/ENOBUFS. Reading goes on after
+   * transient errors (ECONNREFUSED from an ICMP error on connected UDP,
+   * ECONNRESET on SEQPACKET) and stops after EBADF/EINVAL/ENOTSOCK/... .
+   * Errors of write()/writeMany() are reported synchronously, inside that call.
+   * Without onError, errors are only visible as drops in stats().
+   */
+  onError?: (err: NativeError) => void;
+  /** Peer closed (0-byte recvmsg on SEQPACKET, EOF/EIO/EBADFD on tun): called once, reading stops. */
+  onClose?: () => void;
+  /** The write queue became empty again after write()/writeMany() queued something. */
+  onDrain?: () => void;
+}
+
+export interface PacketIOStats {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  /** oversized packets read, writes dropped on EAGAIN/ENOBUFS (tun) or failed */
+  drops: number;
+}
+
+export interface PacketIO {
+  /** Watch the fd for readability on the libuv loop (uv_poll_t). Idempotent; a no-op after onClose. */
+  start(): void;
+  /** Stop reading; queued writes still drain. */
+  pause(): void;
+  /**
+   * Send one packet (plus up to 8 fds in msg mode). Returns 1 if sent now;
+   * 0 if queued because the socket would block (msg mode: data copied, fds
+   * dup'ed, sent in order later, onDrain when the queue empties); -1 if
+   * dropped (tun EAGAIN/ENOBUFS, an error reported to onError, or closed).
+   */
+  write(buf: Uint8Array, fds?: number[]): number;
+  /**
+   * Send each Buffer as its own packet (sendmmsg in msg mode). Same queueing
+   * rules as write(); returns how many were written or queued.
+   */
+  writeMany(bufs: Uint8Array[]): number;
+  /** Stop polling, drop the queue (closing queued dup fds), close the fd if closeOnDestroy. Idempotent, safe inside callbacks. */
+  close(): void;
+  /** Stop this object from keeping the event loop alive (like socket.unref()). */
+  unref(): this;
+  ref(): this;
+  readonly queuedBytes: number;
+  readonly fd: number;
+  readonly closed: boolean;
+  stats(): PacketIOStats;
+}
+
+export interface PacketIOConstructor {
+  new (fd: number, opts: PacketIOOptions, cb: PacketIOCallbacks): PacketIO;
+  readonly prototype: PacketIO;
+}
+
+/**
+ * Readiness events for an fd PacketIO cannot read (a listening socket).
+ * err is set (and watching stopped) when the fd reports POLLERR.
+ */
+export type FdWatcherCallback = (err: NativeError | null, readable: boolean, writable: boolean) => void;
+
+export interface FdWatcher {
+  /** Watch for the given events (replaces the previous set). */
+  start(readable: boolean, writable?: boolean): void;
+  stop(): void;
+  /** Stop watching for good. Does NOT close the fd. Idempotent. */
+  close(): void;
+  unref(): this;
+  ref(): this;
+}
+
+export interface FdWatcherConstructor {
+  new (fd: number, onEvent: FdWatcherCallback): FdWatcher;
+  readonly prototype: FdWatcher;
+}
+
+interface NativeAddon {
+  tunOpen(name: string): TunDevice;
+  tunConfigure(name: string, opts: TunConfig): void;
+  tunConfigure6(name: string, opts: TunConfig6): void;
+  seqpacketPair(): [number, number];
+  seqpacketListen(path: string, backlog: number, mode?: number): number;
+  seqpacketConnect(path: string): number;
+  seqpacketAccept(fd: number): number;
+  peerCred(fd: number): PeerCred;
+  udpConnected(localHost: string, localPort: number, peerHost: string, peerPort: number): number;
+  closeFd(fd: number): void;
+  dupFd(fd: number): number;
+  setCloexec(fd: number, on: boolean): void;
+  setNonblock(fd: number, on: boolean): void;
+  PacketIO: PacketIOConstructor;
+  FdWatcher: FdWatcherConstructor;
+}
+
+/** Absolute path of the loaded addon (for diagnostics). */
+export const addonPath: string = findAddon();
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const native: NativeAddon = require(addonPath) as NativeAddon;
+
+/**
+ * Open a tun device (IFF_TUN | IFF_NO_PI), fd O_NONBLOCK|O_CLOEXEC. A name
+ * with no trailing digit (e.g. "vpns") gets "%d" appended so the kernel picks
+ * vpns0, vpns1, ... The device is not persistent: closing the last fd removes it.
+ */
+export function tunOpen(name: string): TunDevice {
+  return native.tunOpen(name);
+}
+
+/**
+ * Configure IPv4 of a tun with ioctl (no `ip` process): address,
+ * point-to-point peer, netmask (default 255.255.255.255), MTU, then
+ * IFF_UP|IFF_RUNNING. Throws a NativeError with the errno text on failure.
+ */
+export function tunConfigure(name: string, opts: TunConfig): void {
+  native.tunConfigure(name, opts);
+}
+
+/** Add an IPv6 address/prefix to the tun (ioctl SIOCSIFADDR on AF_INET6) and bring it up. */
+export function tunConfigure6(name: string, opts: TunConfig6): void {
+  native.tunConfigure6(name, opts);
+}
+
+/** AF_UNIX SOCK_SEQPACKET socketpair, both ends SOCK_CLOEXEC and O_NONBLOCK. */
+export function seqpacketPair(): [number, number] {
+  return native.seqpacketPair();
+}
+
+/**
+ * Listening AF_UNIX SOCK_SEQPACKET socket bound to path (a stale socket file
+ * is unlinked first; any other file there makes bind fail). With mode, the
+ * socket file is chmod'ed before listen(), so it is never connectable with
+ * wider permissions. Watch it with FdWatcher and call seqpacketAccept.
+ */
+export function seqpacketListen(path: string, backlog: number, mode?: number): number {
+  return native.seqpacketListen(path, backlog, mode);
+}
+
+/** Connect to a listening SEQPACKET socket; throws EAGAIN when its backlog is full. */
+export function seqpacketConnect(path: string): number {
+  return native.seqpacketConnect(path);
+}
+
+/** accept4 on a listening seqpacket socket: the new fd, or -1 when there is nothing to accept. */
+export function seqpacketAccept(fd: number): number {
+  return native.seqpacketAccept(fd);
+}
+
+/** Peer credentials via SO_PEERCRED. */
+export function peerCred(fd: number): PeerCred {
+  return native.peerCred(fd);
+}
+
+/**
+ * UDP socket bound to (localHost, localPort) with SO_REUSEADDR and
+ * SO_REUSEPORT and connect()ed to (peerHost, peerPort); IPv4 or IPv6 by
+ * localHost (a v4 peer on a v6 local address is v4-mapped, "%iface" scope
+ * ids work). Non-blocking, CLOEXEC. Datagrams from other peers that arrive
+ * while it is being set up are discarded, so everything read from it comes
+ * from the peer. Coexists with a listen socket on the same port that has
+ * SO_REUSEADDR (node:dgram reuseAddr) or SO_REUSEPORT.
+ */
+export function udpConnected(localHost: string, localPort: number, peerHost: string, peerPort: number): number {
+  return native.udpConnected(localHost, localPort, peerHost, peerPort);
+}
+
+/** close(2); throws EBADF for an fd that is not open. */
+export function closeFd(fd: number): void {
+  native.closeFd(fd);
+}
+
+/** F_DUPFD_CLOEXEC (the result is >= 3). */
+export function dupFd(fd: number): number {
+  return native.dupFd(fd);
+}
+
+export function setCloexec(fd: number, on: boolean): void {
+  native.setCloexec(fd, on);
+}
+
+export function setNonblock(fd: number, on: boolean): void {
+  native.setNonblock(fd, on);
+}
+
+/**
+ * Whole-datagram I/O on one fd, driven by the libuv loop. While it is
+ * started or has queued writes the loop keeps it alive; otherwise it may be
+ * garbage collected (closing its fd if closeOnDestroy) — but callbacks that
+ * close over it keep it alive until close(), so always call close().
+ */
+export const PacketIO: PacketIOConstructor = native.PacketIO;
+
+/** See FdWatcher interface. */
+export const FdWatcher: FdWatcherConstructor = native.FdWatcher;

@@ -1,0 +1,15 @@
+// One Init per binding file; addon.cc calls them all.
+#pragma once
+
+#include <napi.h>
+
+namespace ocs {
+
+void InitFdUtil(Napi::Env env, Napi::Object exports);
+void InitFdWatcher(Napi::Env env, Napi::Object exports);
+void InitPacketIO(Napi::Env env, Napi::Object exports);
+void InitSeqpacket(Napi::Env env, Napi::Object exports);
+void InitTun(Napi::Env env, Napi::Object exports);
+void InitUdp(Napi::Env env, Napi::Object exports);
+
+}  // namespace ocs

@@ -1,0 +1,816 @@
+#include "packet_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "errors.h"
+#include "fd_util.h"
+#include "modules.h"
+
+namespace ocs {
+namespace {
+
+bool GetBytes(Napi::Value v, const uint8_t** data, size_t* len) {
+  if (!v.IsTypedArray()) return false;
+  napi_typedarray_type type;
+  size_t length;
+  void* p;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(v.Env(), v, &type, &length, &p, &ab, &offset) != napi_ok)
+    return false;
+  size_t elem = 1;
+  switch (type) {
+    case napi_int16_array:
+    case napi_uint16_array:
+      elem = 2;
+      break;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      elem = 4;
+      break;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      elem = 8;
+      break;
+    default:
+      break;
+  }
+  *data = static_cast<const uint8_t*>(p);
+  *len = length * elem;
+  return true;
+}
+
+bool OptSize(Napi::Env env, Napi::Object opts, const char* key, bool required, size_t def,
+             size_t min, size_t max, size_t* out) {
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined()) {
+    if (required) {
+      ThrowType(env, std::string("opts.") + key + " is required");
+      return false;
+    }
+    *out = def;
+    return true;
+  }
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) ||
+      d != static_cast<double>(static_cast<size_t>(d))) {
+    Napi::RangeError::New(env, std::string("opts.") + key + " must be an integer in [" +
+                                   std::to_string(min) + ", " + std::to_string(max) + "]")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<size_t>(d);
+  return true;
+}
+
+bool OptBool(Napi::Env env, Napi::Object opts, const char* key, bool def, bool* out) {
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined()) {
+    *out = def;
+    return true;
+  }
+  if (!v.IsBoolean()) {
+    ThrowType(env, std::string("opts.") + key + " must be a boolean");
+    return false;
+  }
+  *out = v.As<Napi::Boolean>().Value();
+  return true;
+}
+
+bool OptFn(Napi::Env env, Napi::Object cb, const char* key, bool required,
+           Napi::FunctionReference* out) {
+  Napi::Value v = cb.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) ThrowType(env, std::string("callbacks.") + key + " must be a function");
+    return !required;
+  }
+  if (!v.IsFunction()) {
+    ThrowType(env, std::string("callbacks.") + key + " must be a function");
+    return false;
+  }
+  *out = Napi::Persistent(v.As<Napi::Function>());
+  return true;
+}
+
+// Errors after which reading again can only fail the same way.
+bool IsFatalReadError(int err) {
+  return err == EBADF || err == EBADFD || err == EFAULT || err == EINVAL || err == ENOTSOCK ||
+         err == ENOTCONN;
+}
+
+constexpr size_t kMmsgChunk = 64;
+
+}  // namespace
+
+Napi::Function PacketIO::Define(Napi::Env env) {
+  return DefineClass(
+      env, "PacketIO",
+      {
+          InstanceMethod("start", &PacketIO::Start),
+          InstanceMethod("pause", &PacketIO::Pause),
+          InstanceMethod("write", &PacketIO::Write),
+          InstanceMethod("writeMany", &PacketIO::WriteMany),
+          InstanceMethod("close", &PacketIO::Close),
+          InstanceMethod("stats", &PacketIO::Stats),
+          InstanceMethod("ref", &PacketIO::RefLoop),
+          InstanceMethod("unref", &PacketIO::UnrefLoop),
+          InstanceAccessor("queuedBytes", &PacketIO::GetQueuedBytes, nullptr),
+          InstanceAccessor("fd", &PacketIO::GetFd, nullptr),
+          InstanceAccessor("closed", &PacketIO::GetClosed, nullptr),
+      });
+}
+
+PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return;
+  if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsObject()) {
+    ThrowType(env, "usage: new PacketIO(fd, opts, callbacks)");
+    return;
+  }
+  Napi::Object opts = info[1].As<Napi::Object>();
+  Napi::Object cb = info[2].As<Napi::Object>();
+
+  Napi::Value mv = opts.Get("mode");
+  std::string mode = mv.IsString() ? mv.As<Napi::String>().Utf8Value() : "";
+  if (mode == "read") {
+    mode_ = Mode::kRead;
+  } else if (mode == "msg") {
+    mode_ = Mode::kMsg;
+  } else {
+    ThrowType(env, "opts.mode must be 'read' or 'msg'");
+    return;
+  }
+  if (!OptSize(env, opts, "maxPacket", true, 0, 1, 16 << 20, &maxPacket_) ||
+      !OptSize(env, opts, "batch", true, 0, 1, 1024, &batch_) ||
+      !OptSize(env, opts, "headroom", false, 0, 0, 4096, &headroom_) ||
+      !OptBool(env, opts, "fds", false, &wantFds_) ||
+      !OptBool(env, opts, "closeOnDestroy", true, &closeOnDestroy_))
+    return;
+  if (wantFds_ && mode_ != Mode::kMsg) {
+    ThrowType(env, "opts.fds needs mode 'msg'");
+    return;
+  }
+  if (!OptFn(env, cb, "onPackets", true, &onPackets_) ||
+      !OptFn(env, cb, "onError", false, &onError_) ||
+      !OptFn(env, cb, "onClose", false, &onClose_) ||
+      !OptFn(env, cb, "onDrain", false, &onDrain_))
+    return;
+
+  if (mode_ == Mode::kMsg) {
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+      ThrowErrno(env, errno, "getsockopt", "SO_TYPE fd " + std::to_string(fd));
+      return;
+    }
+    if (type != SOCK_DGRAM && type != SOCK_SEQPACKET) {
+      ThrowType(env, "mode 'msg' needs a SOCK_DGRAM or SOCK_SEQPACKET socket");
+      return;
+    }
+    dgram_ = type == SOCK_DGRAM;
+  }
+
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    Napi::Error::New(env, "no libuv loop").ThrowAsJavaScriptException();
+    return;
+  }
+  int uverr = 0;
+  poll_ = PollHandle::Create(loop, fd, this, &PacketIO::OnPoll, &uverr);
+  if (poll_ == nullptr) {
+    ThrowErrno(env, -uverr, "uv_poll_init", "fd " + std::to_string(fd));
+    return;
+  }
+
+  // read(2) on a tun gives no truncation flag, so one spare byte tells an
+  // oversized packet from one of exactly maxPacket bytes.
+  slot_ = maxPacket_ + (mode_ == Mode::kRead ? 1 : 0);
+  rbuf_.resize(batch_ * slot_);
+  lens_.resize(batch_);
+  nfds_.resize(batch_);
+  if (wantFds_) rfds_.resize(batch_ * kMaxFds);
+  if (mode_ == Mode::kMsg && !wantFds_) {
+    // Fixed slots for recvmmsg; rbuf_ never reallocates, so the pointers
+    // set up here stay valid for the object's lifetime.
+    iovs_.resize(batch_);
+    mmsgs_.resize(batch_);
+    for (size_t i = 0; i < batch_; i++) {
+      iovs_[i].iov_base = rbuf_.data() + i * slot_;
+      iovs_[i].iov_len = maxPacket_;
+      memset(&mmsgs_[i], 0, sizeof(mmsgs_[i]));
+      mmsgs_[i].msg_hdr.msg_iov = &iovs_[i];
+      mmsgs_[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  async_ = std::make_unique<Napi::AsyncContext>(env, "ocserv.PacketIO", info.This().As<Napi::Object>());
+  // Only now is the fd ours: a constructor that threw must leave it open.
+  fd_ = fd;
+}
+
+PacketIO::~PacketIO() { Shutdown(true); }
+
+void PacketIO::Shutdown(bool fromFinalizer) {
+  if (closed_) return;
+  closed_ = true;
+  reading_ = false;
+  if (poll_ != nullptr) {
+    poll_->Close();
+    poll_ = nullptr;
+  }
+  ClearQueue();
+  if (fd_ >= 0 && closeOnDestroy_) CloseFd(fd_);
+  if (!fromFinalizer) {
+    if (gcRef_) Unref();
+    gcRef_ = false;
+    // The callbacks usually close over this object; dropping them breaks the
+    // cycle through these strong references so the wrapper can be collected.
+    onPackets_.Reset();
+    onError_.Reset();
+    onClose_.Reset();
+    onDrain_.Reset();
+  }
+  std::vector<uint8_t>().swap(rbuf_);
+  std::vector<mmsghdr>().swap(mmsgs_);
+  std::vector<iovec>().swap(iovs_);
+}
+
+void PacketIO::ClearQueue() {
+  for (Pending& p : queue_)
+    for (int f : p.fds) CloseFd(f);
+  queue_.clear();
+  queuedBytes_ = 0;
+  needDrain_ = false;
+}
+
+void PacketIO::UpdatePoll() {
+  if (closed_ || poll_ == nullptr) return;
+  int ev = (reading_ ? UV_READABLE : 0) | (queue_.empty() ? 0 : UV_WRITABLE);
+  // uv_poll_start only validates arguments (epoll_ctl happens in the loop),
+  // so it cannot fail for a handle that initialised fine.
+  poll_->Set(ev);
+  // Strong reference while the loop may call back into this object; weak
+  // otherwise, so an idle, unreachable PacketIO can be finalized.
+  if (ev != 0 && !gcRef_) {
+    Ref();
+    gcRef_ = true;
+  } else if (ev == 0 && gcRef_) {
+    Unref();
+    gcRef_ = false;
+  }
+}
+
+void PacketIO::CallFromLoop(Napi::FunctionReference& fn,
+                            const std::initializer_list<napi_value>& args) {
+  if (fn.IsEmpty()) return;
+  Napi::Env env = Env();
+  fn.MakeCallback(Value(), args, *async_);
+  if (env.IsExceptionPending()) {
+    // There is no JS caller to rethrow to; hand it to process
+    // 'uncaughtException' exactly like a throw in a net.Socket listener.
+    Napi::Error e = env.GetAndClearPendingException();
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+void PacketIO::EmitErrorFromLoop(int err, const char* syscall) {
+  if (onError_.IsEmpty()) return;
+  Napi::Error e = ErrnoError(Env(), err, syscall, "fd " + std::to_string(fd_));
+  CallFromLoop(onError_, {e.Value()});
+}
+
+void PacketIO::EmitErrorFromJs(int err, const char* syscall) {
+  if (onError_.IsEmpty()) return;
+  Napi::Error e = ErrnoError(Env(), err, syscall, "fd " + std::to_string(fd_));
+  onError_.Call(Value(), {e.Value()});
+}
+
+void PacketIO::OnPoll(void* p, int status, int events) {
+  PacketIO* self = static_cast<PacketIO*>(p);
+  if (self->closed_) return;
+  Napi::HandleScope scope(self->Env());
+  // Pins the wrapper: a callback below may close() and drop the last
+  // JS reference, and `self` must stay valid until we return.
+  Napi::Object pin = self->Value();
+  (void)pin;
+  if (status < 0) {
+    self->HandlePollError();
+    return;
+  }
+  self->pollErrors_ = 0;
+  if (events & UV_WRITABLE) self->FlushQueue();
+  if (self->closed_) return;
+  if (events & (UV_READABLE | UV_DISCONNECT)) self->HandleReadable();
+}
+
+// libuv reports POLLERR as status UV_EBADF and has already stopped the
+// handle. For a connected UDP socket that is just an ICMP error (e.g.
+// ECONNREFUSED) and the flow must go on, so report it and re-arm.
+void PacketIO::HandlePollError() {
+  poll_->MarkStopped();
+  uint64_t before = rxPackets_ + txPackets_ + drops_;
+  bool progress = false;
+  int soerr = 0;
+  socklen_t len = sizeof(soerr);
+  // SO_ERROR also clears the error, which is what stops POLLERR repeating.
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+    progress = true;
+    EmitErrorFromLoop(soerr, "recvmsg");
+    if (closed_) return;
+  }
+  // A tun is no socket: there the read itself reports the condition
+  // (EBADFD once the device is gone).
+  bool wasEof = eof_;
+  if (!queue_.empty()) FlushQueue();
+  if (closed_) return;
+  HandleReadable();
+  if (closed_) return;
+  if (eof_ != wasEof || rxPackets_ + txPackets_ + drops_ != before) progress = true;
+  pollErrors_ = progress ? 0 : pollErrors_ + 1;
+  if (pollErrors_ > 8) {
+    // Nothing clears the condition: polling again would spin the loop.
+    reading_ = false;
+    ClearQueue();
+    UpdatePoll();
+    EmitErrorFromLoop(EIO, "poll");
+    return;
+  }
+  UpdatePoll();
+}
+
+size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
+  size_t count = 0;
+  for (size_t tries = 0; tries < batch_;) {
+    uint8_t* p = rbuf_.data() + count * slot_;
+    ssize_t n = read(fd_, p, slot_);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) *err = errno;
+      break;
+    }
+    tries++;
+    if (n == 0) {
+      *eof = true;
+      break;
+    }
+    if (static_cast<size_t>(n) > maxPacket_) {
+      drops_++;
+      continue;
+    }
+    lens_[count] = static_cast<uint32_t>(n);
+    nfds_[count] = 0;
+    count++;
+  }
+  return count;
+}
+
+size_t PacketIO::ReadBatchMsg(int* err, bool* eof) {
+  size_t count = 0;
+  for (size_t tries = 0; tries < batch_;) {
+    uint8_t* p = rbuf_.data() + count * slot_;
+    iovec iov = {p, maxPacket_};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)];
+    msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    ssize_t n = recvmsg(fd_, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) *err = errno;
+      break;
+    }
+    tries++;
+    int* out = &rfds_[count * kMaxFds];
+    size_t nf = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const unsigned char* src = CMSG_DATA(c);
+      for (size_t j = 0; j < k; j++) {
+        int f;
+        memcpy(&f, src + j * sizeof(int), sizeof(int));
+        if (nf < kMaxFds)
+          out[nf++] = f;
+        else
+          CloseFd(f);
+      }
+    }
+    // On SEQPACKET a 0-byte read is EOF; an empty message carrying fds is not.
+    if (n == 0 && nf == 0 && !dgram_) {
+      *eof = true;
+      break;
+    }
+    if (mh.msg_flags & MSG_TRUNC) {
+      drops_++;
+      for (size_t j = 0; j < nf; j++) CloseFd(out[j]);
+      continue;
+    }
+    lens_[count] = static_cast<uint32_t>(n);
+    nfds_[count] = static_cast<uint8_t>(nf);
+    count++;
+  }
+  return count;
+}
+
+size_t PacketIO::ReadBatchMmsg(int* err, bool* eof) {
+  for (size_t i = 0; i < batch_; i++) {
+    mmsgs_[i].msg_len = 0;
+    mmsgs_[i].msg_hdr.msg_flags = 0;
+  }
+  int r;
+  do {
+    r = recvmmsg(fd_, mmsgs_.data(), static_cast<unsigned>(batch_), MSG_DONTWAIT, nullptr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno != EAGAIN) *err = errno;
+    return 0;
+  }
+  // Packets are compacted to the front so every mode hands DeliverPackets
+  // the same layout (packet i in slot i).
+  size_t count = 0;
+  for (int i = 0; i < r; i++) {
+    size_t n = mmsgs_[i].msg_len;
+    if (n == 0 && !dgram_) {
+      *eof = true;
+      break;
+    }
+    if (mmsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      drops_++;
+      continue;
+    }
+    if (count != static_cast<size_t>(i))
+      memmove(rbuf_.data() + count * slot_, rbuf_.data() + i * slot_, n);
+    lens_[count] = static_cast<uint32_t>(n);
+    nfds_[count] = 0;
+    count++;
+  }
+  return count;
+}
+
+void PacketIO::HandleReadable() {
+  if (!reading_ || closed_) return;
+  int err = 0;
+  bool eof = false;
+  size_t count;
+  if (mode_ == Mode::kRead)
+    count = ReadBatchRead(&err, &eof);
+  else if (wantFds_)
+    count = ReadBatchMsg(&err, &eof);
+  else
+    count = ReadBatchMmsg(&err, &eof);
+
+  if (count > 0) {
+    DeliverPackets(count);
+    if (closed_) return;
+  }
+  if (err != 0) {
+    // A tun whose device was deleted reads EBADFD/EIO: that is its EOF.
+    if (mode_ == Mode::kRead && (err == EIO || err == EBADFD)) {
+      eof = true;
+    } else {
+      if (IsFatalReadError(err)) {
+        reading_ = false;
+        UpdatePoll();
+      }
+      EmitErrorFromLoop(err, mode_ == Mode::kRead ? "read" : "recvmsg");
+      if (closed_) return;
+    }
+  }
+  if (eof && !eof_) {
+    eof_ = true;
+    reading_ = false;
+    UpdatePoll();
+    CallFromLoop(onClose_, {});
+  }
+}
+
+void PacketIO::DeliverPackets(size_t count) {
+  Napi::Env env = Env();
+  size_t total = 0, bytes = 0;
+  for (size_t i = 0; i < count; i++) {
+    total += headroom_ + lens_[i];
+    bytes += lens_[i];
+  }
+  // One allocation per event, however many packets it carried.
+  Napi::Buffer<uint8_t> slab = Napi::Buffer<uint8_t>::New(env, total);
+  if (env.IsExceptionPending()) {
+    napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+    return;
+  }
+  Napi::Array lens = Napi::Array::New(env, count);
+  Napi::Value fdsv = env.Null();
+  Napi::Array fdsArr;
+  if (wantFds_) {
+    fdsArr = Napi::Array::New(env, count);
+    fdsv = fdsArr;
+  }
+  uint8_t* out = slab.Data();
+  size_t off = 0;
+  for (size_t i = 0; i < count; i++) {
+    // Node buffers are not zeroed; headroom must not expose old heap bytes.
+    memset(out + off, 0, headroom_);
+    off += headroom_;
+    memcpy(out + off, rbuf_.data() + i * slot_, lens_[i]);
+    off += lens_[i];
+    lens.Set(static_cast<uint32_t>(i), Napi::Number::New(env, lens_[i]));
+    if (wantFds_) {
+      if (nfds_[i] == 0) {
+        fdsArr.Set(static_cast<uint32_t>(i), env.Null());
+      } else {
+        Napi::Array a = Napi::Array::New(env, nfds_[i]);
+        for (size_t j = 0; j < nfds_[i]; j++)
+          a.Set(static_cast<uint32_t>(j), Napi::Number::New(env, rfds_[i * kMaxFds + j]));
+        fdsArr.Set(static_cast<uint32_t>(i), a);
+      }
+    }
+  }
+  rxPackets_ += count;
+  rxBytes_ += bytes;
+  CallFromLoop(onPackets_, {slab, lens, fdsv});
+}
+
+int PacketIO::SendOne(const uint8_t* data, size_t len, const int* fds, size_t nfds) {
+  iovec iov = {const_cast<uint8_t*>(data), len};
+  msghdr mh;
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  if (nfds > 0) {
+    memset(cbuf, 0, sizeof(cbuf));
+    mh.msg_control = cbuf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t r;
+  do {
+    r = sendmsg(fd_, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? errno : 0;
+}
+
+bool PacketIO::Enqueue(const uint8_t* data, size_t len, const int* fds, size_t nfds, int* err) {
+  Pending p;
+  for (size_t i = 0; i < nfds; i++) {
+    int d = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    if (d < 0) {
+      *err = errno;
+      for (int f : p.fds) CloseFd(f);
+      return false;
+    }
+    p.fds.push_back(d);
+  }
+  p.data.assign(data, data + len);
+  queue_.push_back(std::move(p));
+  queuedBytes_ += len;
+  needDrain_ = true;
+  UpdatePoll();
+  return true;
+}
+
+int PacketIO::SendFromJs(const uint8_t* data, size_t len, const int* fds, size_t nfds,
+                         int* err) {
+  if (mode_ == Mode::kRead) {
+    ssize_t r;
+    do {
+      r = write(fd_, data, len);
+    } while (r < 0 && errno == EINTR);
+    if (r >= 0) {
+      txPackets_++;
+      txBytes_ += len;
+      return 1;
+    }
+    drops_++;
+    // A full tun/qdisc is congestion, not a failure: the packet is dropped
+    // like a router would, and the caller only sees -1.
+    if (errno != EAGAIN && errno != ENOBUFS) *err = errno;
+    return -1;
+  }
+  // Later packets must not overtake queued ones.
+  if (queue_.empty()) {
+    int e = SendOne(data, len, fds, nfds);
+    if (e == 0) {
+      txPackets_++;
+      txBytes_ += len;
+      return 1;
+    }
+    if (e != EAGAIN) {
+      drops_++;
+      if (e != ENOBUFS) *err = e;
+      return -1;
+    }
+  }
+  if (!Enqueue(data, len, fds, nfds, err)) {
+    drops_++;
+    return -1;
+  }
+  return 0;
+}
+
+void PacketIO::FlushQueue() {
+  while (!queue_.empty() && !closed_) {
+    Pending& p = queue_.front();
+    int e = SendOne(p.data.data(), p.data.size(), p.fds.data(), p.fds.size());
+    if (e == EAGAIN) break;
+    size_t n = p.data.size();
+    for (int f : p.fds) CloseFd(f);
+    queuedBytes_ -= n;
+    queue_.pop_front();
+    if (e == 0) {
+      txPackets_++;
+      txBytes_ += n;
+      continue;
+    }
+    drops_++;
+    if (e != ENOBUFS) EmitErrorFromLoop(e, "sendmsg");
+  }
+  if (closed_) return;
+  if (queue_.empty()) {
+    UpdatePoll();
+    if (needDrain_) {
+      needDrain_ = false;
+      CallFromLoop(onDrain_, {});
+    }
+  }
+}
+
+Napi::Value PacketIO::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) {
+    Napi::Error::New(env, "PacketIO is closed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // After onClose there is nothing left to read; restarting would only
+  // report the same EOF again.
+  if (eof_) return env.Undefined();
+  int e = SetNonblock(fd_, true);
+  if (e != 0) return ThrowErrno(env, e, "fcntl", "O_NONBLOCK fd " + std::to_string(fd_));
+  reading_ = true;
+  UpdatePoll();
+  return env.Undefined();
+}
+
+Napi::Value PacketIO::Pause(const Napi::CallbackInfo& info) {
+  reading_ = false;
+  UpdatePoll();
+  return info.Env().Undefined();
+}
+
+Napi::Value PacketIO::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  if (info.Length() < 1 || !GetBytes(info[0], &data, &len))
+    return ThrowType(env, "write: buf must be a Buffer or Uint8Array");
+  int fds[kMaxFds];
+  size_t nfds = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+    if (!info[1].IsArray()) return ThrowType(env, "write: fds must be an array");
+    Napi::Array a = info[1].As<Napi::Array>();
+    nfds = a.Length();
+    if (nfds > 0 && mode_ != Mode::kMsg) return ThrowType(env, "write: fds need mode 'msg'");
+    if (nfds > kMaxFds)
+      return ThrowType(env, "write: at most " + std::to_string(kMaxFds) + " fds per message");
+    for (size_t i = 0; i < nfds; i++) {
+      Napi::Value v = a.Get(static_cast<uint32_t>(i));
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0 && d <= INT32_MAX) || d != static_cast<double>(static_cast<int>(d)))
+        return ThrowType(env, "write: fds must be non-negative integers");
+      fds[i] = static_cast<int>(d);
+    }
+  }
+  if (closed_) return Napi::Number::New(env, -1);
+  int err = 0;
+  int r = SendFromJs(data, len, fds, nfds, &err);
+  if (err != 0) {
+    EmitErrorFromJs(err, mode_ == Mode::kRead ? "write" : "sendmsg");
+    if (env.IsExceptionPending()) return env.Undefined();
+  }
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value PacketIO::WriteMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray())
+    return ThrowType(env, "writeMany: bufs must be an array of Buffers");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  uint32_t n = arr.Length();
+  if (closed_) return Napi::Number::New(env, 0);
+  const char* syscall = mode_ == Mode::kRead ? "write" : "sendmsg";
+  uint32_t done = 0;
+  uint32_t i = 0;
+
+  // sendmmsg only while nothing is queued: otherwise new packets would
+  // overtake queued ones.
+  if (mode_ == Mode::kMsg) {
+    mmsghdr mm[kMmsgChunk];
+    iovec iov[kMmsgChunk];
+    while (i < n && queue_.empty() && !closed_) {
+      size_t k = std::min<size_t>(kMmsgChunk, n - i);
+      for (size_t j = 0; j < k; j++) {
+        const uint8_t* d;
+        size_t l;
+        if (!GetBytes(arr.Get(static_cast<uint32_t>(i + j)), &d, &l))
+          return ThrowType(env, "writeMany: element " + std::to_string(i + j) +
+                                    " is not a Buffer or Uint8Array");
+        iov[j].iov_base = const_cast<uint8_t*>(d);
+        iov[j].iov_len = l;
+        memset(&mm[j], 0, sizeof(mm[j]));
+        mm[j].msg_hdr.msg_iov = &iov[j];
+        mm[j].msg_hdr.msg_iovlen = 1;
+      }
+      int r;
+      do {
+        r = sendmmsg(fd_, mm, static_cast<unsigned>(k), MSG_DONTWAIT | MSG_NOSIGNAL);
+      } while (r < 0 && errno == EINTR);
+      if (r > 0) {
+        for (int j = 0; j < r; j++) txBytes_ += iov[j].iov_len;
+        txPackets_ += r;
+        i += r;
+        done += r;
+        continue;
+      }
+      int e = r < 0 ? errno : EAGAIN;
+      if (e == EAGAIN) break;  // the rest goes through the queue below
+      drops_++;
+      i++;
+      if (e != ENOBUFS) {
+        EmitErrorFromJs(e, "sendmmsg");
+        if (env.IsExceptionPending()) return env.Undefined();
+      }
+    }
+  }
+  for (; i < n && !closed_; i++) {
+    const uint8_t* d;
+    size_t l;
+    if (!GetBytes(arr.Get(i), &d, &l))
+      return ThrowType(env, "writeMany: element " + std::to_string(i) +
+                                " is not a Buffer or Uint8Array");
+    int err = 0;
+    int r = SendFromJs(d, l, nullptr, 0, &err);
+    if (r >= 0) done++;
+    if (err != 0) {
+      EmitErrorFromJs(err, syscall);
+      if (env.IsExceptionPending()) return env.Undefined();
+    }
+  }
+  return Napi::Number::New(env, done);
+}
+
+Napi::Value PacketIO::Close(const Napi::CallbackInfo& info) {
+  Shutdown(false);
+  return info.Env().Undefined();
+}
+
+Napi::Value PacketIO::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rxPackets", Napi::Number::New(env, static_cast<double>(rxPackets_)));
+  o.Set("rxBytes", Napi::Number::New(env, static_cast<double>(rxBytes_)));
+  o.Set("txPackets", Napi::Number::New(env, static_cast<double>(txPackets_)));
+  o.Set("txBytes", Napi::Number::New(env, static_cast<double>(txBytes_)));
+  o.Set("drops", Napi::Number::New(env, static_cast<double>(drops_)));
+  return o;
+}
+
+Napi::Value PacketIO::RefLoop(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) poll_->SetLoopRef(true);
+  return info.This();
+}
+
+Napi::Value PacketIO::UnrefLoop(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) poll_->SetLoopRef(false);
+  return info.This();
+}
+
+Napi::Value PacketIO::GetQueuedBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(queuedBytes_));
+}
+
+Napi::Value PacketIO::GetFd(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fd_);
+}
+
+Napi::Value PacketIO::GetClosed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), closed_);
+}
+
+void InitPacketIO(Napi::Env env, Napi::Object exports) {
+  exports.Set("PacketIO", PacketIO::Define(env));
+}
+
+}  // namespace ocs

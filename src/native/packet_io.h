@@ -1,0 +1,110 @@
+// PacketIO: whole-datagram I/O on one fd (tun, SEQPACKET, connected UDP)
+// driven by the libuv loop. See index.ts for the JS contract.
+#pragma once
+
+#include <napi.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "poll_handle.h"
+
+namespace ocs {
+
+class PacketIO : public Napi::ObjectWrap<PacketIO> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit PacketIO(const Napi::CallbackInfo& info);
+  ~PacketIO() override;
+
+  static constexpr size_t kMaxFds = 8;
+
+ private:
+  enum class Mode { kRead, kMsg };
+
+  // A message that hit EAGAIN: owns a copy of the bytes and dups of the fds
+  // so the caller may reuse its buffer and close its fds at once.
+  struct Pending {
+    std::vector<uint8_t> data;
+    std::vector<int> fds;
+  };
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value WriteMany(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value RefLoop(const Napi::CallbackInfo& info);
+  Napi::Value UnrefLoop(const Napi::CallbackInfo& info);
+  Napi::Value GetQueuedBytes(const Napi::CallbackInfo& info);
+  Napi::Value GetFd(const Napi::CallbackInfo& info);
+  Napi::Value GetClosed(const Napi::CallbackInfo& info);
+
+  static void OnPoll(void* self, int status, int events);
+  void HandleReadable();
+  void HandlePollError();
+  size_t ReadBatchRead(int* err, bool* eof);
+  size_t ReadBatchMsg(int* err, bool* eof);
+  size_t ReadBatchMmsg(int* err, bool* eof);
+  void DeliverPackets(size_t count);
+  void FlushQueue();
+  void UpdatePoll();
+  void Shutdown(bool fromFinalizer);
+
+  // Returns 0 or errno; never calls into JS.
+  int SendOne(const uint8_t* data, size_t len, const int* fds, size_t nfds);
+  // Send from a JS call: handles EAGAIN queueing and drop accounting.
+  // Returns 1 / 0 / -1 as documented for write(); *err is set for errors
+  // the caller must report.
+  int SendFromJs(const uint8_t* data, size_t len, const int* fds, size_t nfds, int* err);
+  bool Enqueue(const uint8_t* data, size_t len, const int* fds, size_t nfds, int* err);
+  void ClearQueue();
+
+  // Callbacks from the loop go through MakeCallback (async_hooks context,
+  // nextTick/microtask draining); a throw becomes an ordinary uncaught
+  // exception instead of being lost in C++.
+  void CallFromLoop(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args);
+  void EmitErrorFromLoop(int err, const char* syscall);
+  // From a JS call (write) a throwing onError simply propagates to it.
+  void EmitErrorFromJs(int err, const char* syscall);
+
+  int fd_ = -1;
+  Mode mode_ = Mode::kRead;
+  bool dgram_ = false;  // SOCK_DGRAM: a 0-byte read is an empty datagram, not EOF
+  size_t maxPacket_ = 0;
+  size_t batch_ = 0;
+  size_t headroom_ = 0;
+  size_t slot_ = 0;
+  bool wantFds_ = false;
+  bool closeOnDestroy_ = true;
+
+  PollHandle* poll_ = nullptr;
+  bool reading_ = false;
+  bool closed_ = false;
+  bool eof_ = false;
+  bool gcRef_ = false;
+  bool needDrain_ = false;
+  int pollErrors_ = 0;
+
+  std::vector<uint8_t> rbuf_;
+  std::vector<uint32_t> lens_;
+  std::vector<uint8_t> nfds_;
+  std::vector<int> rfds_;
+  std::vector<mmsghdr> mmsgs_;
+  std::vector<iovec> iovs_;
+
+  std::deque<Pending> queue_;
+  size_t queuedBytes_ = 0;
+
+  Napi::FunctionReference onPackets_, onError_, onClose_, onDrain_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+
+  uint64_t rxPackets_ = 0, rxBytes_ = 0, txPackets_ = 0, txBytes_ = 0, drops_ = 0;
+};
+
+}  // namespace ocs

@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SecmodToWorker, WorkerConfig } from '../ipc/messages';
+import type { Logger } from '../common/log';
+import { AuthXmlError, authFailXml, authRequestXml, authSuccessXml, parseClientAuth, parseFormAuth, type ClientAuthMessage } from './auth-xml';
+
+type AuthReply = SecmodToWorker['auth.reply'];
+
+export interface SecmodAuthClient {
+  init(req: { remoteAddr: string; userAgent: string; username?: string; groupname?: string }): Promise<AuthReply>;
+  cont(req: { authId: string; answers: Record<string, string> }): Promise<AuthReply>;
+}
+
+export class BodyTooLargeError extends Error {}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.reject(new BodyTooLargeError(`Content-Length ${declared} exceeds ${limit}`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new BodyTooLargeError(`request body exceeds ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function cookieValue(req: IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export { cookieValue };
+
+/**
+ * The HTTP side of login: init -> form -> auth-reply -> cookie. The login state lives in
+ * sec-mod; the browser-style `webvpncontext` cookie only carries sec-mod's opaque id.
+ */
+export class HttpAuth {
+  constructor(
+    private readonly secmod: SecmodAuthClient,
+    private readonly config: WorkerConfig,
+    private readonly log: Logger,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, remoteAddr: string): Promise<void> {
+    res.setHeader('X-Transcend-Version', '1');
+    if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
+      return this.sendReply(res, await this.secmod.init({ remoteAddr, userAgent: String(req.headers['user-agent'] ?? '') }));
+    }
+    if (req.method !== 'POST' || !(req.url === '/' || req.url === '/auth' || req.url?.startsWith('/auth?'))) {
+      res.writeHead(404, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Not found\n');
+      return;
+    }
+    const body = await readBody(req, this.config.maxBodyBytes);
+    let msg: ClientAuthMessage;
+    try {
+      const ct = String(req.headers['content-type'] ?? '');
+      msg = ct.includes('x-www-form-urlencoded') ? parseFormAuth(body) : parseClientAuth(body);
+    } catch (err) {
+      if (!(err instanceof AuthXmlError)) throw err;
+      this.log.warn({ ip: remoteAddr, reason: err.message }, 'malformed auth request; closing the connection');
+      res.writeHead(400, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Bad request\n');
+      return;
+    }
+    const authId = cookieValue(req, 'webvpncontext');
+    if (msg.type === 'init' || !authId) {
+      const reply = await this.secmod.init({
+        remoteAddr,
+        userAgent: String(req.headers['user-agent'] ?? ''),
+        groupname: msg.groupSelect,
+      });
+      // A client that answers the form on its first POST (no context yet) goes straight on.
+      if (msg.type !== 'init' && reply.status === 'continue' && Object.keys(msg.answers).length) {
+        return this.sendReply(res, await this.secmod.cont({ authId: reply.authId, answers: msg.answers }));
+      }
+      return this.sendReply(res, reply);
+    }
+    if (msg.type === 'logout') {
+      res.writeHead(200, { 'Content-Type': 'text/xml' }).end(authFailXml('Logged out.'));
+      return;
+    }
+    this.sendReply(res, await this.secmod.cont({ authId, answers: msg.answers }));
+  }
+
+  private sendReply(res: ServerResponse, reply: AuthReply): void {
+    switch (reply.status) {
+      case 'continue':
+        res.writeHead(200, {
+          'Content-Type': 'text/xml',
+          'Set-Cookie': `webvpncontext=${reply.authId}; Max-Age=${this.config.authTimeout}; Secure; HttpOnly`,
+        });
+        res.end(authRequestXml(reply.message, reply.prompts, reply.error));
+        return;
+      case 'ok':
+        res.writeHead(200, {
+          'Content-Type': 'text/xml',
+          'Set-Cookie': [
+            `webvpncontext=; expires=Thu, 01 Jan 1970 22:00:00 GMT; path=/; Secure`,
+            `webvpn=${reply.cookie}; Secure; HttpOnly`,
+          ],
+        });
+        res.end(authSuccessXml(this.config.banner));
+        return;
+      case 'fail':
+        res.writeHead(401, { 'Content-Type': 'text/xml', Connection: 'close' });
+        res.end(authFailXml(reply.message));
+        return;
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * A worker: runs as run-as-user, holds no long-term secret of its own, and serves the TLS
+ * connections main hands it (fd 3 = channel to main, fd 4 = channel to sec-mod).
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import { createLogger } from '../common/log';
+import { Channel } from '../ipc/channel';
+import type { MainToWorker, SecmodToWorker, WorkerConfig, WorkerToMain, WorkerToSecmod } from '../ipc/messages';
+import { closeFd } from '../native';
+import { BodyTooLargeError, HttpAuth, cookieValue, type SecmodAuthClient } from './http-auth';
+import { connectedResponse } from './connect-headers';
+import { CstpTunnel } from './tunnel';
+
+const MAIN_FD = 3;
+const SECMOD_FD = 4;
+const log = createLogger('worker');
+
+interface Conn { id: number; remoteAddr: string; socket: TLSSocket; tunnel?: CstpTunnel; sessionId?: number }
+
+const conns = new Map<number, Conn>();
+const tunnels = new Map<number, CstpTunnel>();
+let config: WorkerConfig | undefined;
+let secureContext: SecureContext | undefined;
+
+const main = new Channel<MainToWorker, WorkerToMain>(MAIN_FD, { name: 'worker->main', log });
+const secmod = new Channel<SecmodToWorker, WorkerToSecmod>(SECMOD_FD, { name: 'worker->sec-mod', log });
+for (const ch of [main, secmod]) {
+  ch.onClose((reason) => {
+    log.info({ reason }, 'lost a channel; worker exits');
+    process.exit(0);
+  });
+}
+
+const authClient: SecmodAuthClient = {
+  init: async (req) => (await secmod.request<'auth.init', SecmodToWorker['auth.reply']>('auth.init', req)).body,
+  cont: async (req) => (await secmod.request<'auth.cont', SecmodToWorker['auth.reply']>('auth.cont', req)).body,
+};
+
+const http = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 30_000 });
+let httpAuth: HttpAuth | undefined;
+
+function connOf(socket: unknown): Conn | undefined {
+  return (socket as { ocservConn?: Conn }).ocservConn;
+}
+
+http.on('request', (req, res) => {
+  const conn = connOf(req.socket);
+  if (!conn || !httpAuth) { res.destroy(); return; }
+  httpAuth.handle(req, res, conn.remoteAddr).catch((err: Error) => {
+    const tooLarge = err instanceof BodyTooLargeError;
+    log.warn({ ip: conn.remoteAddr, reason: err.message }, tooLarge ? 'request body too large; closing the connection' : 'auth request failed; closing the connection');
+    if (!res.headersSent) res.writeHead(tooLarge ? 413 : 503, { Connection: 'close' }).end();
+    conn.socket.destroy();
+  });
+});
+
+http.on('clientError', (err, socket) => {
+  const conn = connOf(socket);
+  log.warn({ ip: conn?.remoteAddr, reason: err.message }, 'bad HTTP request; closing the connection');
+  socket.destroy();
+});
+
+http.on('connect', (req: IncomingMessage, socket, head: Buffer) => {
+  const conn = connOf(socket);
+  if (!conn) { socket.destroy(); return; }
+  startTunnel(conn, req, head).catch((err: Error) => {
+    log.warn({ ip: conn.remoteAddr, reason: err.message }, 'tunnel setup failed');
+    conn.socket.destroy();
+  });
+});
+
+function refuse(conn: Conn, status: string, why: string): void {
+  log.warn({ ip: conn.remoteAddr, reason: why }, 'tunnel refused');
+  conn.socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+}
+
+async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Promise<void> {
+  if (!config) throw new Error('worker not initialised');
+  if (req.url !== '/CSCOSSLC/tunnel') return refuse(conn, '404 Not Found', `CONNECT to ${req.url}`);
+  const cookie = cookieValue(req, 'webvpn');
+  if (!cookie) return refuse(conn, '401 Unauthorized', 'CONNECT without a webvpn cookie');
+  const baseMtu = clampInt(req.headers['x-cstp-base-mtu'], 1280, 9000, 1500);
+  // The client sizes its tun from this; leave room for IP, UDP and DTLS overhead (as ocserv does)
+  // so the same MTU also fits the DTLS path.
+  const mtu = baseMtu - 66;
+  const r = await main.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: conn.id, cookie, mtu });
+  const opened = r.body;
+  if (!opened.ok) {
+    r.fds.forEach(closeFd);
+    return refuse(conn, '401 Unauthorized', opened.reason);
+  }
+  const tunFd = r.fds[0];
+  if (tunFd === undefined) throw new Error('main sent no tun fd');
+  if (conn.socket.destroyed) {
+    closeFd(tunFd);
+    main.send('session.closed', { sessionId: opened.params.sessionId, reason: 'client left during setup', logout: false, stats: { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 } });
+    return;
+  }
+  const p = opened.params;
+  conn.socket.setTimeout(0);
+  conn.socket.write(connectedResponse(p, config.serverName, baseMtu));
+  const mobile = /android|iphone|ipad|ios|mobile/i.test(String(req.headers['user-agent'] ?? ''));
+  const tunnel = new CstpTunnel(conn.socket, tunFd, p, mobile ? p.mobileDpd : p.dpd, log, (end) => {
+    tunnels.delete(p.sessionId);
+    log.info({ user: p.username, ip: conn.remoteAddr, reason: end.reason, ...end.stats }, 'tunnel closed');
+    main.send('session.closed', { sessionId: p.sessionId, reason: end.reason, logout: end.logout, stats: end.stats });
+  });
+  conn.tunnel = tunnel;
+  conn.sessionId = p.sessionId;
+  tunnels.set(p.sessionId, tunnel);
+  log.info({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4.remote, tun: p.tunName }, 'tunnel up (CSTP)');
+  if (head.length) conn.socket.unshift(head);
+}
+
+function clampInt(v: string | string[] | undefined, min: number, max: number, dflt: number): number {
+  const n = Number(Array.isArray(v) ? v[0] : v);
+  if (!Number.isInteger(n)) return dflt;
+  return Math.min(max, Math.max(min, n));
+}
+
+main.on('worker.init', (msg) => {
+  config = msg.config;
+  secureContext = createSecureContext({
+    cert: msg.tls.certs,
+    key: msg.tls.keys,
+    ca: msg.tls.ca,
+    minVersion: 'TLSv1.2',
+  });
+  httpAuth = new HttpAuth(authClient, config, log);
+  log.debug({ workerId: msg.workerId }, 'worker initialised');
+});
+
+main.on('conn.new', (msg, { fds }) => {
+  const fd = fds[0];
+  if (fd === undefined) return;
+  if (!secureContext || !config) { closeFd(fd); return; }
+  const raw = new Socket({ fd, readable: true, writable: true });
+  const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, requestCert: false });
+  const conn: Conn = { id: msg.connId, remoteAddr: msg.remoteAddr, socket: tlsSocket };
+  (tlsSocket as unknown as { ocservConn: Conn }).ocservConn = conn;
+  conns.set(conn.id, conn);
+  // Login must finish within auth-timeout; a tunnel clears this.
+  tlsSocket.setTimeout(config.authTimeout * 1000, () => {
+    log.info({ ip: conn.remoteAddr }, 'connection idle before the tunnel started; closing');
+    tlsSocket.destroy();
+  });
+  tlsSocket.on('error', (err) => log.debug({ ip: conn.remoteAddr, reason: err.message }, 'connection error'));
+  raw.on('error', () => {});
+  tlsSocket.on('close', () => {
+    conns.delete(conn.id);
+    main.send('conn.closed', { connId: conn.id });
+  });
+  http.emit('connection', tlsSocket);
+});
+
+main.on('session.terminate', ({ sessionId, reason }) => {
+  tunnels.get(sessionId)?.terminate(reason);
+});
+
+process.on('SIGTERM', () => {
+  for (const t of tunnels.values()) t.terminate('server shutting down');
+  setTimeout(() => process.exit(0), 200).unref();
+});
+process.on('SIGINT', () => {}); // a terminal's Ctrl-C reaches the whole group; main decides
+
+main.send('worker.ready', { pid: process.pid });
