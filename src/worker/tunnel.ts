@@ -42,6 +42,8 @@ export class CstpTunnel {
     socket.on('close', () => this.end('connection closed', false));
     socket.on('error', (err) => this.end(`connection error: ${err.message}`, false));
     socket.on('drain', () => this.tun.start());
+    // Node would otherwise coalesce queued writes into one TLS record (see fromTun).
+    (socket as unknown as { _writev: unknown })._writev = null;
     // Dead peer detection: a client that sends nothing (not even its own DPD or keepalive)
     // for over two DPD intervals is gone; ocserv applies the same rule.
     this.dpdTimer = setInterval(() => this.checkDpd(), Math.max(1, dpdSeconds) * 1000);
@@ -58,13 +60,17 @@ export class CstpTunnel {
 
   private fromTun(slab: Buffer, lengths: number[]): void {
     let off = 0;
+    let ok = true;
     for (const len of lengths) {
       writeHeader(slab, off, CstpType.Data, len);
+      // One write per frame: openconnect expects every TLS record to hold exactly one CSTP
+      // packet, so frames must not be merged into one record.
+      ok = this.socket.write(slab.subarray(off, off + CSTP_HEADER + len));
       off += CSTP_HEADER + len;
       this.stats.txBytes += len;
     }
     this.stats.txPackets += lengths.length;
-    if (!this.socket.write(slab)) this.tun.pause();
+    if (!ok) this.tun.pause();
   }
 
   private fromClient(chunk: Buffer): void {
