@@ -56,9 +56,11 @@ http.on('request', (req, res) => {
   });
 });
 
-http.on('clientError', (err, socket) => {
+http.on('clientError', (err: Error & { code?: string }, socket) => {
   const conn = connOf(socket);
-  log.warn({ ip: conn?.remoteAddr, reason: err.message }, 'bad HTTP request; closing the connection');
+  log.warn({ ip: conn?.remoteAddr, reason: err.message, code: err.code }, 'bad HTTP request; closing the connection');
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   socket.destroy();
 });
 
@@ -146,7 +148,11 @@ main.on('conn.new', (msg, { fds }) => {
     log.info({ ip: conn.remoteAddr }, 'connection idle before the tunnel started; closing');
     tlsSocket.destroy();
   });
-  tlsSocket.on('error', (err) => log.debug({ ip: conn.remoteAddr, reason: err.message }, 'connection error'));
+  let secure = false;
+  tlsSocket.once('secure', () => { secure = true; });
+  tlsSocket.on('error', (err) => {
+    log.warn({ ip: conn.remoteAddr, reason: err.message }, secure ? 'connection error' : 'TLS handshake failed; closing the connection');
+  });
   raw.on('error', () => {});
   tlsSocket.on('close', () => {
     conns.delete(conn.id);
