@@ -9,7 +9,14 @@ export class ConfigError extends Error {
   }
 }
 
-export interface ConfigWarning { file: string; line: number; message: string }
+export interface ConfigWarning {
+  file: string;
+  line: number;
+  message: string;
+  option?: string;
+  /** an ocserv option ocserv-ts accepts but does not act on yet */
+  notYet?: boolean;
+}
 
 type RawValue = string | number | boolean;
 interface RawEntry { value: RawValue; line: number }
@@ -103,7 +110,9 @@ export function parseConfigText(text: string, file: string, warnings: ConfigWarn
       warnings.push({ file, line, message: `unknown option '${key}' ignored` });
       return;
     }
-    if (spec.implemented === false) warnings.push({ file, line, message: `option '${key}' is accepted but not yet supported by ocserv-ts` });
+    if (spec.implemented === false) {
+      warnings.push({ file, line, option: key, notYet: true, message: `option '${key}' is accepted but not yet supported by ocserv-ts` });
+    }
     const entry = { value: parseValue(spec, value, file, line, key), line };
     const list = raw.get(key);
     if (!list) raw.set(key, [entry]);

@@ -45,7 +45,12 @@ function loadOrBootstrap(cli: CliOptions): { config: Config; banner?: string } {
   }
   const warnings: ConfigWarning[] = [];
   const config = loadConfig(file, warnings);
-  for (const w of warnings) process.stderr.write(`ocserv-ts: ${w.file}:${w.line}: warning: ${w.message}\n`);
+  // Options ocserv knows but ocserv-ts does not act on yet go on one line, not one each.
+  const later = warnings.filter((w) => w.notYet);
+  for (const w of warnings.filter((x) => !x.notYet)) process.stderr.write(`ocserv-ts: ${w.file}:${w.line}: warning: ${w.message}\n`);
+  if (later.length) {
+    process.stderr.write(`ocserv-ts: ${file}: note: accepted but not yet acted on: ${later.map((w) => w.option).join(', ')}\n`);
+  }
   return { config, banner };
 }
 
