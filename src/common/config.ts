@@ -4,6 +4,7 @@ import { OPTIONS, type OptionSpec } from './config-schema';
 
 /** A problem in a config file, always with the place it was found. */
 export class ConfigError extends Error {
+  override name = 'ConfigError';
   constructor(readonly file: string, readonly line: number, readonly reason: string) {
     super(`${file}:${line}: ${reason}`);
   }

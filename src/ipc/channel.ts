@@ -24,7 +24,7 @@ export interface ChannelOptions<In extends Bodies> {
   requestTimeoutMs?: number;
 }
 
-export class ChannelClosedError extends Error {}
+export class ChannelClosedError extends Error { override name = 'ChannelClosedError'; }
 
 interface Pending { resolve(r: Received<unknown>): void; reject(e: Error): void; timer: NodeJS.Timeout }
 

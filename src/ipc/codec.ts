@@ -12,7 +12,7 @@ export const MAX_MESSAGE = 64 * 1024;
 // Plain maps and arrays only: records/structured clones would let a peer instantiate types.
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
 
-export class DecodeError extends Error {}
+export class DecodeError extends Error { override name = 'DecodeError'; }
 
 export function encode(env: Envelope): Buffer {
   const buf = packr.pack([env.type, env.id, env.re, env.body]);

@@ -2,7 +2,7 @@
  * Tiny runtime validators for messages that come from a less trusted process.
  * Each validator both checks and narrows, so a handler never sees an unchecked field.
  */
-export class ValidationError extends Error {}
+export class ValidationError extends Error { override name = 'ValidationError'; }
 
 export type Validator<T> = (v: unknown, path: string) => T;
 export type Infer<V> = V extends Validator<infer T> ? T : never;

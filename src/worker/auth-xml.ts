@@ -51,7 +51,7 @@ export interface ClientAuthMessage {
   groupSelect?: string;
 }
 
-export class AuthXmlError extends Error {}
+export class AuthXmlError extends Error { override name = 'AuthXmlError'; }
 
 const parser = new XMLParser({
   ignoreAttributes: false,

@@ -35,7 +35,7 @@ export function frame(type: CstpType, payload?: Buffer): Buffer {
   return out;
 }
 
-export class CstpProtocolError extends Error {}
+export class CstpProtocolError extends Error { override name = 'CstpProtocolError'; }
 
 /**
  * Splits a TLS byte stream into CSTP frames. Payloads are views into the received chunks

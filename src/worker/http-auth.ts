@@ -10,7 +10,7 @@ export interface SecmodAuthClient {
   cont(req: { authId: string; answers: Record<string, string> }): Promise<AuthReply>;
 }
 
-export class BodyTooLargeError extends Error {}
+export class BodyTooLargeError extends Error { override name = 'BodyTooLargeError'; }
 
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
