@@ -84,6 +84,8 @@ export function machineInfo(): string {
     firstLine('ocserv', ['--version']),
     firstLine('openconnect', ['--version']),
     firstLine('iperf3', ['--version']),
+    // other work on the machine skews absolute figures; this shows whether there was any (call before the run)
+    `1-min load average ${os.loadavg()[0].toFixed(2)} before the run`,
   ].join(', ');
 }
 

@@ -197,6 +197,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) usage('needs root (network namespaces)');
   const stale = removeStaleNamespaces();
   if (stale.removed.length) console.error(`removed stale namespaces: ${stale.removed.join(' ')}`);
+  const machine = machineInfo();
 
   const rows: Row[] = [];
   // one server at a time: on 2 cores a concurrent run would measure the scheduler
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
     '',
     `${new Date().toISOString()} — \`${commandLine()}\``,
     '',
-    `Machine: ${machineInfo()}.`,
+    `Machine: ${machine}.`,
     `openconnect → server in network namespaces on this machine, ${o.seconds} s per run, receiver-side rate;`,
     'upload = client → server, download = server → client (`-R`). Ratios are against ocserv in the same run.',
     '`ocserv-ts` runs with its default `clients-per-worker = 1`, `ocserv-ts:cpwN` with `clients-per-worker = N`.',

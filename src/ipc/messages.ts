@@ -76,6 +76,8 @@ export interface MainToWorker {
   /** Reply to session.open; fd[0] is the tun when ok. */
   'session.opened': { ok: true; params: SessionParams } | { ok: false; reason: string };
   'session.terminate': { sessionId: number; reason: string };
+  /** fd[0] is a channel to a restarted sec-mod. */
+  'secmod.attach': Record<string, never>;
 }
 
 // ---------- worker -> sec-mod (untrusted) ----------

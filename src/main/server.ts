@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/log';
 import type { SecmodToMain, SessionParams, WorkerConfig } from '../ipc/messages';
-import { closeFd, tunConfigure, tunOpen } from '../native';
+import { closeFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
 import { Ipv4Pool } from './leases';
 import type { RunAs } from './privileges';
 import { SecmodProcess } from './secmod-proc';
@@ -238,7 +238,14 @@ export class MainServer {
 
   /** A restarted sec-mod knows no worker: give each live worker a fresh channel to it. */
   private reattachWorkers(): void {
-    this.log.warn('sec-mod restarted; logins in progress are lost');
+    for (const w of this.workers?.all() ?? []) {
+      const [secmodEnd, workerEnd] = seqpacketPair();
+      this.secmod.channel?.send('worker.attach', { workerId: w.id }, [secmodEnd]);
+      w.channel.send('secmod.attach', {}, [workerEnd]);
+      closeFd(secmodEnd);
+      closeFd(workerEnd);
+    }
+    this.log.warn('sec-mod restarted; logins in progress were lost, tunnels are unaffected');
   }
 
   async stop(): Promise<void> {

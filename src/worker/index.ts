@@ -25,12 +25,18 @@ let config: WorkerConfig | undefined;
 let secureContext: SecureContext | undefined;
 
 const main = new Channel<MainToWorker, WorkerToMain>(MAIN_FD, { name: 'worker->main', log });
-const secmod = new Channel<SecmodToWorker, WorkerToSecmod>(SECMOD_FD, { name: 'worker->sec-mod', log });
-for (const ch of [main, secmod]) {
-  ch.onClose((reason) => {
-    log.info({ reason }, 'lost a channel; worker exits');
-    process.exit(0);
-  });
+main.onClose((reason) => {
+  log.info({ reason }, 'lost the channel to main; worker exits');
+  process.exit(0);
+});
+
+// sec-mod can die and be restarted by main; tunnels must not notice, so the worker keeps
+// running and main hands it a channel to the new sec-mod.
+let secmod = connectSecmod(SECMOD_FD);
+function connectSecmod(fd: number): Channel<SecmodToWorker, WorkerToSecmod> {
+  const ch = new Channel<SecmodToWorker, WorkerToSecmod>(fd, { name: 'worker->sec-mod', log });
+  ch.onClose((reason) => log.warn({ reason }, 'lost the channel to sec-mod; logins wait for a new one'));
+  return ch;
 }
 
 const authClient: SecmodAuthClient = {
@@ -159,6 +165,14 @@ main.on('conn.new', (msg, { fds }) => {
     main.send('conn.closed', { connId: conn.id });
   });
   http.emit('connection', tlsSocket);
+});
+
+main.on('secmod.attach', (_msg, { fds }) => {
+  const fd = fds[0];
+  if (fd === undefined) return;
+  secmod.close('replaced');
+  secmod = connectSecmod(fd);
+  log.debug('connected to the new sec-mod');
 });
 
 main.on('session.terminate', ({ sessionId, reason }) => {
