@@ -102,8 +102,9 @@ export interface PacketIOCallbacks {
   onPackets: OnPackets;
   /**
    * read/write errors other than EAGAIN/EINTR/ENOBUFS. Reading goes on after
-   * transient errors (ECONNREFUSED from an ICMP error on connected UDP,
-   * ECONNRESET on SEQPACKET) and stops after EBADF/EINVAL/ENOTSOCK/... .
+   * transient errors (ECONNREFUSED from an ICMP error on connected UDP) and
+   * stops after EBADF/EINVAL/ENOTSOCK/... . A SEQPACKET peer that exits with
+   * unread messages is not an error: its last messages, then onClose, arrive.
    * Errors of write()/writeMany() are reported synchronously, inside that call.
    * Without onError, errors are only visible as drops in stats().
    */

@@ -267,6 +267,14 @@ void PacketIO::UpdatePoll() {
   }
 }
 
+// A SEQPACKET peer that exits with messages from us still unread leaves
+// ECONNRESET pending, which recvmsg returns *before* the peer's last
+// messages and EOF. Reporting it would make users tear the channel down and
+// lose those messages; the EOF that follows already says the peer is gone.
+bool PacketIO::IsPeerReset(int err) const {
+  return mode_ == Mode::kMsg && !dgram_ && err == ECONNRESET;
+}
+
 void PacketIO::CallFromLoop(Napi::FunctionReference& fn,
                             const std::initializer_list<napi_value>& args) {
   if (fn.IsEmpty()) return;
@@ -322,7 +330,7 @@ void PacketIO::HandlePollError() {
   // SO_ERROR also clears the error, which is what stops POLLERR repeating.
   if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
     progress = true;
-    EmitErrorFromLoop(soerr, "recvmsg");
+    if (!IsPeerReset(soerr)) EmitErrorFromLoop(soerr, "recvmsg");
     if (closed_) return;
   }
   // A tun is no socket: there the read itself reports the condition
@@ -477,7 +485,7 @@ void PacketIO::HandleReadable() {
     // A tun whose device was deleted reads EBADFD/EIO: that is its EOF.
     if (mode_ == Mode::kRead && (err == EIO || err == EBADFD)) {
       eof = true;
-    } else {
+    } else if (!IsPeerReset(err)) {
       if (IsFatalReadError(err)) {
         reading_ = false;
         UpdatePoll();

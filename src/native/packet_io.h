@@ -52,6 +52,7 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   size_t ReadBatchMsg(int* err, bool* eof);
   size_t ReadBatchMmsg(int* err, bool* eof);
   void DeliverPackets(size_t count);
+  bool IsPeerReset(int err) const;
   void FlushQueue();
   void UpdatePoll();
   void Shutdown(bool fromFinalizer);

@@ -223,6 +223,30 @@ t.test('peer close calls onClose once and stops reading', async (t) => {
   t.equal(closes, 1);
 });
 
+t.test('a peer that exits with unread messages: its last messages, then onClose, no error', async (t) => {
+  const [a, b] = seqpacketPair();
+  const events: string[] = [];
+  let closed: () => void = noop;
+  const done = new Promise<void>((res) => (closed = res));
+  const r = new PacketIO(b, { mode: 'msg', maxPacket: 100, batch: 8 }, {
+    onPackets: (slab, lengths) => events.push(`packets:${lengths.length}`),
+    onError: (e) => events.push(`error:${e.code}`),
+    onClose: () => {
+      events.push('close');
+      closed();
+    },
+  });
+  t.teardown(() => r.close());
+  const w = new PacketIO(a, { mode: 'msg', maxPacket: 100, batch: 8 }, { onPackets: noop });
+  w.write(Buffer.from('last'));
+  w.write(Buffer.from('words'));
+  r.write(Buffer.from('never read by the peer')); // leaves ECONNRESET pending on close
+  w.close();
+  r.start();
+  await done;
+  t.same(events, ['packets:2', 'close']);
+});
+
 t.test('send errors go to onError and return -1', async (t) => {
   const [a, b] = seqpacketPair();
   closeFd(b);
