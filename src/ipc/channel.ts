@@ -41,9 +41,12 @@ export class Channel<In extends Bodies, Out extends Bodies> {
   private closeListeners: Array<(reason: string) => void> = [];
 
   constructor(fd: number, private readonly opts: ChannelOptions<In>) {
-    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: MAX_MESSAGE, batch: 64, fds: true }, {
+    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: MAX_MESSAGE, batch: 16, fds: true, strictSize: true }, {
       onPackets: (slab, lengths, fds) => this.onPackets(slab, lengths, fds),
-      onError: (err) => this.close(`socket error: ${err.message}`),
+      onError: (err) => {
+        this.opts.log.warn({ channel: this.opts.name, reason: err.message }, 'IPC socket error; closing the channel');
+        this.close(`socket error: ${err.message}`);
+      },
       onClose: () => this.close('peer closed'),
     });
     this.io.start();

@@ -88,6 +88,8 @@ export interface PacketIOOptions {
   fds?: boolean;
   /** close(fd) in close() and when the object is garbage collected unclosed; default true. */
   closeOnDestroy?: boolean;
+  /** Also report each oversized packet to onError as EMSGSIZE (it is always dropped and counted). */
+  strictSize?: boolean;
 }
 
 /**

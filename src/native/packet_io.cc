@@ -152,7 +152,8 @@ PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(
       !OptSize(env, opts, "batch", true, 0, 1, 1024, &batch_) ||
       !OptSize(env, opts, "headroom", false, 0, 0, 4096, &headroom_) ||
       !OptBool(env, opts, "fds", false, &wantFds_) ||
-      !OptBool(env, opts, "closeOnDestroy", true, &closeOnDestroy_))
+      !OptBool(env, opts, "closeOnDestroy", true, &closeOnDestroy_) ||
+      !OptBool(env, opts, "strictSize", false, &strictSize_))
     return;
   if (wantFds_ && mode_ != Mode::kMsg) {
     ThrowType(env, "opts.fds needs mode 'msg'");
@@ -370,6 +371,7 @@ size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
     }
     if (static_cast<size_t>(n) > maxPacket_) {
       drops_++;
+      oversized_ = true;
       continue;
     }
     lens_[count] = static_cast<uint32_t>(n);
@@ -420,6 +422,7 @@ size_t PacketIO::ReadBatchMsg(int* err, bool* eof) {
     }
     if (mh.msg_flags & MSG_TRUNC) {
       drops_++;
+      oversized_ = true;
       for (size_t j = 0; j < nf; j++) CloseFd(out[j]);
       continue;
     }
@@ -454,6 +457,7 @@ size_t PacketIO::ReadBatchMmsg(int* err, bool* eof) {
     }
     if (mmsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
       drops_++;
+      oversized_ = true;
       continue;
     }
     if (count != static_cast<size_t>(i))
@@ -480,6 +484,13 @@ void PacketIO::HandleReadable() {
   if (count > 0) {
     DeliverPackets(count);
     if (closed_) return;
+  }
+  if (oversized_) {
+    oversized_ = false;
+    if (strictSize_) {
+      EmitErrorFromLoop(EMSGSIZE, mode_ == Mode::kRead ? "read" : "recvmsg");
+      if (closed_) return;
+    }
   }
   if (err != 0) {
     // A tun whose device was deleted reads EBADFD/EIO: that is its EOF.

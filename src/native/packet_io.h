@@ -83,6 +83,10 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   size_t slot_ = 0;
   bool wantFds_ = false;
   bool closeOnDestroy_ = true;
+  // Report an oversized packet through onError (EMSGSIZE) instead of only counting it:
+  // on an IPC channel a message that big means a misbehaving peer.
+  bool strictSize_ = false;
+  bool oversized_ = false;
 
   PollHandle* poll_ = nullptr;
   bool reading_ = false;
