@@ -51,6 +51,7 @@ const statsShape = obj({
   rxBytes: uint(), txBytes: uint(), rxPackets: uint(), txPackets: uint(),
 });
 export type SessionStats = Infer<typeof statsShape>;
+export const zeroStats = (): SessionStats => ({ rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
 
 // ---------- worker -> main (untrusted) ----------
 

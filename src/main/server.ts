@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { hostname } from 'node:os';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/log';
-import type { SecmodToMain, SessionParams, WorkerConfig } from '../ipc/messages';
+import { zeroStats, type SecmodToMain, type SessionParams, type SessionStats, type WorkerConfig } from '../ipc/messages';
 import { closeFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
 import { Ipv4Pool } from './leases';
 import type { RunAs } from './privileges';
@@ -165,7 +164,7 @@ export class MainServer {
     }
     if (!reply.ok) return { reason: reply.reason };
     const release = (reason: string) => {
-      channel.send('session.closed', { cookie, logout: false, reason, stats: { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 } });
+      channel.send('session.closed', { cookie, logout: false, reason, stats: zeroStats() });
       return { reason };
     };
     if (c.maxClients > 0 && this.sessions.size >= c.maxClients) return release(`max-clients (${c.maxClients}) reached`);
@@ -221,7 +220,7 @@ export class MainServer {
     };
   }
 
-  private endSession(s: MainSession, reason: string, logout: boolean, stats: { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }): void {
+  private endSession(s: MainSession, reason: string, logout: boolean, stats: SessionStats): void {
     this.sessions.remove(s.sessionId);
     closeFd(s.tunFd);
     this.pool?.release(s.lease.remote);
@@ -232,7 +231,7 @@ export class MainServer {
   private workerGone(w: WorkerProc, why: string): void {
     const lost = this.sessions.ofWorker(w.id);
     if (lost.length || why !== 'killed by SIGTERM') this.log.info({ worker: w.id, why, sessions: lost.length }, 'worker exited');
-    for (const s of lost) this.endSession(s, `worker exited (${why})`, false, { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
+    for (const s of lost) this.endSession(s, `worker exited (${why})`, false, zeroStats());
     for (const [id, c] of this.conns) if (c.workerId === w.id) this.conns.delete(id);
   }
 
@@ -256,9 +255,7 @@ export class MainServer {
     }
     await new Promise((r) => setTimeout(r, 300));
     this.workers?.stop();
-    for (const s of [...this.sessions.all()]) this.endSession(s, 'server shut down', false, { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
+    for (const s of [...this.sessions.all()]) this.endSession(s, 'server shut down', false, zeroStats());
     this.secmod.stop();
   }
-
-  get hostname(): string { return hostname(); }
 }

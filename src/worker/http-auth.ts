@@ -32,7 +32,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-function cookieValue(req: IncomingMessage, name: string): string | undefined {
+export function cookieValue(req: IncomingMessage, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -41,8 +41,6 @@ function cookieValue(req: IncomingMessage, name: string): string | undefined {
   }
   return undefined;
 }
-
-export { cookieValue };
 
 /**
  * The HTTP side of login: init -> form -> auth-reply -> cookie. The login state lives in

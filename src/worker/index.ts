@@ -7,7 +7,7 @@ import { Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { createLogger } from '../common/log';
 import { Channel } from '../ipc/channel';
-import type { MainToWorker, SecmodToWorker, WorkerConfig, WorkerToMain, WorkerToSecmod } from '../ipc/messages';
+import { zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
 import { closeFd } from '../native';
 import { BodyTooLargeError, HttpAuth, cookieValue, type SecmodAuthClient } from './http-auth';
 import { connectedResponse } from './connect-headers';
@@ -103,7 +103,7 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   if (tunFd === undefined) throw new Error('main sent no tun fd');
   if (conn.socket.destroyed) {
     closeFd(tunFd);
-    main.send('session.closed', { sessionId: opened.params.sessionId, reason: 'client left during setup', logout: false, stats: { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 } });
+    main.send('session.closed', { sessionId: opened.params.sessionId, reason: 'client left during setup', logout: false, stats: zeroStats() });
     return;
   }
   const p = opened.params;

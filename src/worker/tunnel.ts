@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { PacketIO } from '../native';
-import type { SessionParams, SessionStats } from '../ipc/messages';
+import { zeroStats, type SessionParams, type SessionStats } from '../ipc/messages';
 import type { Logger } from '../common/log';
 import { CSTP_HEADER, CstpParser, CstpProtocolError, CstpType, frame, writeHeader } from './cstp';
 
@@ -16,7 +16,7 @@ export interface TunnelEnd { reason: string; logout: boolean; stats: SessionStat
 export class CstpTunnel {
   private readonly tun: PacketIO;
   private readonly parser: CstpParser;
-  private readonly stats: SessionStats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+  private readonly stats: SessionStats = zeroStats();
   private lastRx = Date.now();
   private dpdTimer: NodeJS.Timeout;
   private ended = false;
@@ -74,6 +74,7 @@ export class CstpTunnel {
   }
 
   private fromClient(chunk: Buffer): void {
+    if (this.ended) return;
     this.lastRx = Date.now();
     try {
       this.parser.push(chunk, (type, payload) => this.onFrame(type, payload));
@@ -131,8 +132,9 @@ export class CstpTunnel {
     this.ended = true;
     clearInterval(this.dpdTimer);
     this.tun.close();
+    // end() lets a final TERMINATE reach the client; destroy() follows in case it never drains.
     this.socket.end();
-    this.socket.destroy();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
     this.onEnd({ reason, logout, stats: { ...this.stats } });
   }
 }
