@@ -25,6 +25,7 @@ export class SecmodProcess {
     const [mine, theirs] = seqpacketPair();
     const proc = spawn(process.execPath, [this.script, this.configPath], {
       stdio: ['ignore', 'inherit', 'inherit', theirs],
+      cwd: '/',
       env: this.env,
     });
     closeFd(theirs);
@@ -43,6 +44,9 @@ export class SecmodProcess {
       proc.once('exit', () => { clearTimeout(t); reject(new Error('sec-mod exited during start-up')); });
     });
   }
+
+  /** From now on an exit of sec-mod is expected (shutdown has begun), not a crash to repair. */
+  expectExit(): void { this.stopping = true; }
 
   stop(): void {
     this.stopping = true;

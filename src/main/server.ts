@@ -248,6 +248,7 @@ export class MainServer {
   }
 
   async stop(): Promise<void> {
+    this.secmod.expectExit();
     this.tcp?.close();
     this.udp?.close();
     for (const w of this.workers?.all() ?? []) {

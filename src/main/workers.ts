@@ -99,6 +99,7 @@ export class WorkerPool {
       stdio: ['ignore', 'inherit', 'inherit', workerMainEnd, workerSecmodEnd],
       uid: this.o.runAs.uid,
       gid: this.o.runAs.gid,
+      cwd: '/',
       env: { ...(this.o.env ?? process.env), OCSERV_TS_WORKER_ID: String(id) },
     });
     closeFd(workerMainEnd);

@@ -420,6 +420,37 @@ export function removeStaleNamespaces(): { removed: string[]; skipped: string[] 
 
 let root: string | undefined;
 /** The checkout root, found from this file whether it runs from dist/ or via a TS loader. */
+/**
+ * The environment for a server under test: the test runner's NODE_OPTIONS (tap loads its
+ * coverage hooks that way, and they follow every child) must not leak into the server.
+ */
+export function serverEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(NODE_OPTIONS|TAP|_TAPJS)/.test(k)) env[k] = v;
+  return env;
+}
+
+/**
+ * The command that starts ocserv-ts (node + bin/ocserv-ts + args). Workers run as nobody and
+ * must read the code; when this checkout sits under a directory nobody cannot enter (a clone
+ * in a mode-700 home), the server runs in a private mount namespace that shows the checkout
+ * at /mnt/ocserv-ts, so tests work wherever CI clones without weakening the privilege drop.
+ */
+export function ocservTsCommand(args: string[], env: Record<string, string> = {}): { cmd: string; args: string[] } {
+  const root = repoRoot();
+  // tap's process tracking re-adds NODE_OPTIONS to every spawn; `env -u` drops it at exec.
+  const envArgs = ['-u', 'NODE_OPTIONS', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  const probe = spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', path.join(root, 'dist', 'src', 'worker', 'index.js')]);
+  if (probe.status === 0) {
+    return { cmd: 'env', args: [...envArgs, process.execPath, path.join(root, 'bin', 'ocserv-ts'), ...args] };
+  }
+  const script = 'mount -t tmpfs -o mode=755 ocs-code /mnt && mkdir /mnt/ocserv-ts && mount --bind "$0" /mnt/ocserv-ts && exec env "$@"';
+  return {
+    cmd: 'unshare',
+    args: ['-m', '--propagation', 'private', 'sh', '-c', script, root, ...envArgs, process.execPath, '/mnt/ocserv-ts/bin/ocserv-ts', ...args],
+  };
+}
+
 export function repoRoot(): string {
   if (root) return root;
   for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
@@ -790,7 +821,7 @@ export async function startServer(topo: Topology, o: StartServerOptions): Promis
   const proc =
     kind === 'ocserv'
       ? topo.spawn(topo.serverNs, 'ocserv', args)
-      : topo.spawn(topo.serverNs, process.execPath, [path.join(repoRoot(), 'bin', 'ocserv-ts'), ...args]);
+      : (() => { const c = ocservTsCommand(args); return topo.spawn(topo.serverNs, c.cmd, c.args, { env: serverEnv() }); })();
   const stop = async () => {
     await stopProcess(proc, 'SIGTERM', 5000);
   };

@@ -6,7 +6,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTopology, openconnectAuthenticate, removeStaleNamespaces, repoRoot, type Topology } from '../helpers/netns';
+import { createTopology, ocservTsCommand, serverEnv, openconnectAuthenticate, removeStaleNamespaces, type Topology } from '../helpers/netns';
 
 t.test('no config: embedded default, printed command works', async (t) => {
   removeStaleNamespaces();
@@ -15,7 +15,8 @@ t.test('no config: embedded default, printed command works', async (t) => {
   t.teardown(async () => { await topo.cleanup(); rmSync(state, { recursive: true, force: true }); });
 
   // OCSERV_TS_STATE_DIR keeps the test out of /var/lib/ocserv-ts; everything else is the default.
-  const proc = topo.spawn(topo.serverNs, 'env', [`OCSERV_TS_STATE_DIR=${state}`, process.execPath, join(repoRoot(), 'bin', 'ocserv-ts'), '-f']);
+  const c = ocservTsCommand(['-f'], { OCSERV_TS_STATE_DIR: state });
+  const proc = topo.spawn(topo.serverNs, c.cmd, c.args, { env: serverEnv() });
   let cmd: RegExpExecArray | null = null;
   for (let i = 0; i < 150 && !cmd; i++) {
     await new Promise((r) => setTimeout(r, 100));
@@ -38,6 +39,6 @@ t.test('no config: embedded default, printed command works', async (t) => {
   t.equal(statSync(join(state, 'server-key.pem')).mode & 0o077, 0, 'server key is not readable by others');
 
   const r = await openconnectAuthenticate(topo, { url, user: user!, password, servercert: args[pinIdx + 1] });
-  t.equal(r.code, 0, 'openconnect --authenticate with the printed credentials succeeds', { output: r.output });
+  t.equal(r.code, 0, 'openconnect --authenticate with the printed credentials succeeds', { output: r.output, server: proc.output() });
   t.ok(r.webvpn, 'and gets a cookie');
 });
