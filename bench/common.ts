@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ServerKind } from '../test/helpers/netns';
+import { repoRoot, type ServerKind } from '../test/helpers/netns';
 
 /** One server configuration to measure: `ocserv`, `ocserv-ts` or `ocserv-ts:cpw<N>`. */
 export interface Variant {
@@ -54,7 +54,9 @@ export function summarize(err: unknown): string {
  */
 export function serverComplaints(output: string): string[] {
   const counts = new Map<string, number>();
+  let stopping = false; // complaints while the server shuts down are less alarming: say so
   for (const line of output.split('\n')) {
+    if (/"msg":"shutting down"/.test(line)) stopping = true;
     if (!/^\{.*"level":\s*[4-6]0\b/.test(line)) continue;
     let key = line;
     try {
@@ -63,6 +65,7 @@ export function serverComplaints(output: string): string[] {
     } catch {
       /* keep the raw line */
     }
+    if (stopping) key += ' [during shutdown]';
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].map(([k, n]) => (n > 1 ? `${n}× ${k}` : k));
@@ -74,6 +77,15 @@ function firstLine(cmd: string, args: string[]): string {
   return `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).find(Boolean) ?? `${cmd}: ?`;
 }
 
+/** What was measured: ocserv-ts is whatever the checkout holds, so name the commit and say if src/ differs from it. */
+function ocservTsRevision(): string {
+  const root = repoRoot();
+  const git = (args: string[]) => spawnSync('git', ['-C', root, ...args], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const commit = git(['rev-parse', '--short', 'HEAD']) || 'unknown commit';
+  const dirty = git(['status', '--porcelain', '--', 'src', 'bin', 'binding.gyp']) !== '';
+  return `ocserv-ts ${commit}${dirty ? ' + uncommitted changes' : ''}`;
+}
+
 export function machineInfo(): string {
   return [
     `nproc ${firstLine('nproc', [])}`,
@@ -81,6 +93,7 @@ export function machineInfo(): string {
     `${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
     `Linux ${os.release()}`,
     `Node ${process.version}`,
+    ocservTsRevision(),
     firstLine('ocserv', ['--version']),
     firstLine('openconnect', ['--version']),
     firstLine('iperf3', ['--version']),

@@ -62,7 +62,7 @@ function usage(msg?: string): never {
     'usage: node dist/bench/throughput.js [--servers ocserv,ocserv-ts,ocserv-ts:cpw8] [--modes cstp,dtls] [--seconds 5] [--port 4443] [--out docs/BENCHMARKS.md]',
   );
   console.error(`servers: ${VARIANT_HELP}`);
-  process.exit(2);
+  process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv: string[]): Options {

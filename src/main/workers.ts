@@ -12,6 +12,8 @@ export interface WorkerProc {
   conns: Set<number>;
   /** connections this worker has been given over its life */
   served: number;
+  /** asked to exit: gets no new connections */
+  retiring: boolean;
 }
 
 export interface WorkerPoolOptions {
@@ -60,7 +62,10 @@ export class WorkerPool {
     if (!w.conns.delete(connId)) return;
     // One client per process: once its connection is gone the process is retired, so no
     // memory of one user's session can leak into another's.
-    if (this.o.clientsPerWorker === 1 && w.conns.size === 0) this.retire(w);
+    if (w.conns.size > 0) return;
+    if (this.o.clientsPerWorker === 1) this.retire(w);
+    // Shared workers stay as spare capacity, but no more spares than the idle target.
+    else if (this.idleCount() > this.o.idle) this.retire(w);
   }
 
   stop(): void {
@@ -71,7 +76,7 @@ export class WorkerPool {
   private pick(): WorkerProc | undefined {
     let best: WorkerProc | undefined;
     for (const w of this.workers.values()) {
-      if (w.conns.size >= this.o.clientsPerWorker) continue;
+      if (w.retiring || w.conns.size >= this.o.clientsPerWorker) continue;
       if (this.o.clientsPerWorker === 1 && w.served > 0) continue;
       // fill the busiest worker with room first, keeping idle ones idle for bursts
       if (!best || w.conns.size > best.conns.size) best = w;
@@ -79,14 +84,21 @@ export class WorkerPool {
     return best;
   }
 
+  private idleCount(): number {
+    let idle = 0;
+    for (const w of this.workers.values()) {
+      if (!w.retiring && w.conns.size === 0 && (w.served === 0 || this.o.clientsPerWorker > 1)) idle++;
+    }
+    return idle;
+  }
+
   private topUp(): void {
     if (this.stopping) return;
-    let idle = 0;
-    for (const w of this.workers.values()) if (w.served === 0) idle++;
-    for (; idle < this.o.idle; idle++) this.spawnWorker();
+    for (let idle = this.idleCount(); idle < this.o.idle; idle++) this.spawnWorker();
   }
 
   private retire(w: WorkerProc): void {
+    w.retiring = true;
     w.channel.close('retired');
     w.proc.kill('SIGTERM');
   }
@@ -111,7 +123,7 @@ export class WorkerPool {
       log: this.o.log,
       validators: workerToMain,
     });
-    const w: WorkerProc = { id, proc, channel, conns: new Set(), served: 0 };
+    const w: WorkerProc = { id, proc, channel, conns: new Set(), served: 0, retiring: false };
     this.workers.set(id, w);
     // A worker that sends anything malformed is treated as compromised.
     channel.onClose((reason) => {

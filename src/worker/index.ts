@@ -35,7 +35,8 @@ main.onClose((reason) => {
 let secmod = connectSecmod(SECMOD_FD);
 function connectSecmod(fd: number): Channel<SecmodToWorker, WorkerToSecmod> {
   const ch = new Channel<SecmodToWorker, WorkerToSecmod>(fd, { name: 'worker->sec-mod', log });
-  ch.onClose((reason) => log.warn({ reason }, 'lost the channel to sec-mod; logins wait for a new one'));
+  // info, not warn: this is also what a normal shutdown looks like from here
+  ch.onClose((reason) => log.info({ reason }, 'lost the channel to sec-mod; logins wait for a new one'));
   return ch;
 }
 
@@ -156,8 +157,11 @@ main.on('conn.new', (msg, { fds }) => {
   });
   let secure = false;
   tlsSocket.once('secure', () => { secure = true; });
-  tlsSocket.on('error', (err) => {
-    log.warn({ ip: conn.remoteAddr, reason: err.message }, secure ? 'connection error' : 'TLS handshake failed; closing the connection');
+  tlsSocket.on('error', (err: Error & { code?: string }) => {
+    // A client that resets after saying goodbye (or just vanishes) is ordinary, not a warning.
+    const ordinary = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+    const level = ordinary ? 'debug' : 'warn';
+    log[level]({ ip: conn.remoteAddr, reason: err.message }, secure ? 'connection error' : 'TLS handshake failed; closing the connection');
   });
   raw.on('error', () => {});
   tlsSocket.on('close', () => {

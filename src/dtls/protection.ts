@@ -1,0 +1,126 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { prf, type PrfHash } from './prf';
+import { DTLS1_2, type CipherSuite } from './suites';
+
+/** Keys of one direction. */
+export interface DirectionKeys { key: Buffer; iv: Buffer; macKey: Buffer }
+export interface KeyBlock { client: DirectionKeys; server: DirectionKeys }
+
+export function deriveKeys(suite: CipherSuite, version: number, hash: PrfHash, master: Buffer, clientRandom: Buffer, serverRandom: Buffer): KeyBlock {
+  // DTLS 1.0 and 0.9 still derive CBC IVs (then ignore them: records carry explicit IVs).
+  const ivLen = suite.kind === 'cbc' ? (version === DTLS1_2 ? 0 : 16) : suite.fixedIvLen;
+  const need = 2 * (suite.macLen + suite.keyLen + ivLen);
+  const kb = prf(hash, master, 'key expansion', Buffer.concat([serverRandom, clientRandom]), need);
+  let off = 0;
+  const take = (n: number) => { const b = kb.subarray(off, off + n); off += n; return Buffer.from(b); };
+  const cMac = take(suite.macLen), sMac = take(suite.macLen);
+  const cKey = take(suite.keyLen), sKey = take(suite.keyLen);
+  const cIv = take(ivLen), sIv = take(ivLen);
+  return { client: { key: cKey, iv: cIv, macKey: cMac }, server: { key: sKey, iv: sIv, macKey: sMac } };
+}
+
+const GCM_EXPLICIT = 8;
+const TAG = 16;
+
+function seqBytes(epoch: number, seq: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt16BE(epoch, 0);
+  b.writeUIntBE(seq, 2, 6);
+  return b;
+}
+
+function additionalData(epoch: number, seq: number, type: number, version: number, length: number): Buffer {
+  const ad = Buffer.allocUnsafe(13);
+  ad.writeUInt16BE(epoch, 0);
+  ad.writeUIntBE(seq, 2, 6);
+  ad[8] = type;
+  ad.writeUInt16BE(version, 9);
+  ad.writeUInt16BE(length, 11);
+  return ad;
+}
+
+/**
+ * Protection of records in one direction for one epoch. encrypt() takes the plaintext in
+ * parts (the one-byte tunnel header and the IP packet) to avoid a copy per packet.
+ */
+export class RecordProtection {
+  private readonly alg: string;
+
+  constructor(private readonly suite: CipherSuite, private readonly keys: DirectionKeys) {
+    this.alg = suite.kind === 'chacha' ? 'chacha20-poly1305'
+      : suite.kind === 'gcm' ? `aes-${suite.keyLen * 8}-gcm` : `aes-${suite.keyLen * 8}-cbc`;
+  }
+
+  /** Largest plaintext overhead of one record, for MTU sizing. */
+  static overhead(suite: CipherSuite): number {
+    if (suite.kind === 'gcm') return GCM_EXPLICIT + TAG;
+    if (suite.kind === 'chacha') return TAG;
+    return 16 /* IV */ + suite.macLen + 16 /* padding, worst case */;
+  }
+
+  private aeadNonce(epoch: number, seq: number): Buffer {
+    if (this.suite.kind === 'gcm') return Buffer.concat([this.keys.iv, seqBytes(epoch, seq)]);
+    const nonce = Buffer.from(this.keys.iv);
+    const s = seqBytes(epoch, seq);
+    for (let i = 0; i < 8; i++) nonce[4 + i] ^= s[i];
+    return nonce;
+  }
+
+  encrypt(type: number, version: number, epoch: number, seq: number, parts: Buffer[]): Buffer {
+    let len = 0;
+    for (const p of parts) len += p.length;
+    if (this.suite.kind !== 'cbc') {
+      const nonce = this.aeadNonce(epoch, seq);
+      const c = createCipheriv(this.alg as 'aes-256-gcm', this.keys.key, nonce, { authTagLength: TAG });
+      c.setAAD(additionalData(epoch, seq, type, version, len), { plaintextLength: len });
+      const out: Buffer[] = this.suite.kind === 'gcm' ? [nonce.subarray(4)] : [];
+      for (const p of parts) out.push(c.update(p));
+      out.push(c.final(), c.getAuthTag());
+      return Buffer.concat(out);
+    }
+    const mac = createHmac('sha1', this.keys.macKey).update(additionalData(epoch, seq, type, version, len));
+    for (const p of parts) mac.update(p);
+    const macBytes = mac.digest();
+    const padLen = 15 - ((len + macBytes.length) % 16);
+    const pad = Buffer.alloc(padLen + 1, padLen);
+    const iv = randomBytes(16);
+    const c = createCipheriv(this.alg, this.keys.key, iv).setAutoPadding(false);
+    const out: Buffer[] = [iv];
+    for (const p of parts) out.push(c.update(p));
+    out.push(c.update(macBytes), c.update(pad), c.final());
+    return Buffer.concat(out);
+  }
+
+  /** The plaintext, or null when the record does not authenticate (it is then dropped). */
+  decrypt(type: number, version: number, epoch: number, seq: number, fragment: Buffer): Buffer | null {
+    try {
+      if (this.suite.kind !== 'cbc') {
+        const explicit = this.suite.kind === 'gcm' ? GCM_EXPLICIT : 0;
+        if (fragment.length < explicit + TAG) return null;
+        const nonce = this.suite.kind === 'gcm'
+          ? Buffer.concat([this.keys.iv, fragment.subarray(0, GCM_EXPLICIT)])
+          : this.aeadNonce(epoch, seq);
+        const ctLen = fragment.length - explicit - TAG;
+        const d = createDecipheriv(this.alg as 'aes-256-gcm', this.keys.key, nonce, { authTagLength: TAG });
+        d.setAAD(additionalData(epoch, seq, type, version, ctLen), { plaintextLength: ctLen });
+        d.setAuthTag(fragment.subarray(fragment.length - TAG));
+        const pt = d.update(fragment.subarray(explicit, explicit + ctLen));
+        d.final();
+        return pt;
+      }
+      const macLen = this.suite.macLen;
+      if (fragment.length < 32 || (fragment.length - 16) % 16 !== 0) return null;
+      const d = createDecipheriv(this.alg, this.keys.key, fragment.subarray(0, 16)).setAutoPadding(false);
+      const pt = Buffer.concat([d.update(fragment.subarray(16)), d.final()]);
+      const padLen = pt[pt.length - 1];
+      if (padLen + 1 + macLen > pt.length) return null;
+      for (let i = pt.length - 1 - padLen; i < pt.length; i++) if (pt[i] !== padLen) return null;
+      const dataLen = pt.length - 1 - padLen - macLen;
+      const data = pt.subarray(0, dataLen);
+      const mac = createHmac('sha1', this.keys.macKey).update(additionalData(epoch, seq, type, version, dataLen)).update(data).digest();
+      return timingSafeEqual(mac, pt.subarray(dataLen, dataLen + macLen)) ? data : null;
+    } catch {
+      return null;
+    }
+  }
+}
