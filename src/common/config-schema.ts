@@ -67,8 +67,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'srk-pin-file': later(p()),
   'key-pin': later(s()),
   'srk-pin': later(s()),
-  'dtls-legacy': later(b()),
-  'dtls-psk': later(b()),
+  'dtls-legacy': b(),
+  'dtls-psk': b(),
   'server-drain-ms': later(i(...SECONDS)),
   // processes
   'run-as-user': s(),

@@ -36,6 +36,8 @@ export interface Config {
   listenHost?: string;
   tcpPort: number;
   udpPort: number;
+  dtlsPsk: boolean;
+  dtlsLegacy: boolean;
   serverCert: string[];
   serverKey: string[];
   caCert?: string;
@@ -236,6 +238,8 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     listenHost: listen,
     tcpPort: num('tcp-port', 443),
     udpPort: num('udp-port', 0),
+    dtlsPsk: bool('dtls-psk', true),
+    dtlsLegacy: bool('dtls-legacy', true),
     serverCert,
     serverKey,
     caCert: str('ca-cert'),

@@ -151,6 +151,8 @@ export class DtlsServer {
   private handleCcs(body: Buffer): void {
     if (body.length < 1 || body[0] !== 1) { this.counters.handshakeErrors++; return; }
     if (this.state !== 'finished' || !this.pendingRead) return; // early or duplicate: the client will resend
+    // DTLS 0.9's ChangeCipherSpec uses up a handshake sequence number of its own.
+    if (this.version === DTLS0_9 && body.length >= 3) this.nextClientSeq = body.readUInt16BE(1) + 1;
     this.readProt = this.pendingRead;
     this.readEpoch1 = true;
   }

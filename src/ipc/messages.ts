@@ -30,6 +30,8 @@ export interface SessionParams {
   sessionTimeout: number;
   defaultDomain?: string;
   banner?: string;
+  /** hex of 32 random bytes: X-DTLS-App-ID / X-DTLS-Session-ID, how main routes UDP to us */
+  dtlsId: string;
 }
 
 /** The subset of the configuration a worker acts on; workers never read the config file. */
@@ -43,6 +45,10 @@ export interface WorkerConfig {
   /** Cap on an HTTP request body before the tunnel starts. */
   maxBodyBytes: number;
   serverName: string;
+  /** 0 when DTLS is off */
+  udpPort: number;
+  dtlsPsk: boolean;
+  dtlsLegacy: boolean;
 }
 
 export interface TlsMaterial { certs: string[]; keys: string[]; ca?: string }
@@ -59,6 +65,7 @@ export const workerToMain = {
   'worker.ready': obj({ pid: uint() }),
   'conn.closed': obj({ connId: uint() }),
   'session.open': obj({ connId: uint(), cookie: str(512), mtu: uint(65535) }),
+  'session.dtls': obj({ sessionId: uint(), cipher: str(128) }),
   'session.closed': obj({
     sessionId: uint(),
     reason: str(256),
@@ -77,6 +84,8 @@ export interface MainToWorker {
   /** Reply to session.open; fd[0] is the tun when ok. */
   'session.opened': { ok: true; params: SessionParams } | { ok: false; reason: string };
   'session.terminate': { sessionId: number; reason: string };
+  /** fd[0] is a UDP socket connected to the client; datagram is its first ClientHello. */
+  'dtls.new': { sessionId: number; datagram: Uint8Array };
   /** fd[0] is a channel to a restarted sec-mod. */
   'secmod.attach': Record<string, never>;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -9,6 +10,7 @@ import { Ipv4Pool } from './leases';
 import type { RunAs } from './privileges';
 import { SecmodProcess } from './secmod-proc';
 import { SessionTable, type MainSession } from './sessions';
+import { UdpHandover } from './udp-handover';
 import { WorkerPool, type WorkerProc } from './workers';
 
 export interface MainServerOptions {
@@ -35,6 +37,7 @@ export class MainServer {
   private workers!: WorkerPool;
   private tcp?: Server;
   private udp?: UdpSocket;
+  private udpHandover?: UdpHandover;
   private nextConnId = 1;
 
   constructor(private readonly o: MainServerOptions) {
@@ -63,6 +66,9 @@ export class MainServer {
       banner: c.banner,
       maxBodyBytes: 64 * 1024,
       serverName: VERSION,
+      udpPort: c.udpPort,
+      dtlsPsk: c.dtlsPsk,
+      dtlsLegacy: c.dtlsLegacy,
     };
     this.workers = new WorkerPool({
       script: this.o.workerScript,
@@ -96,7 +102,23 @@ export class MainServer {
     // UDP is bound now so the port is ours; DTLS hand-over arrives with its own issue.
     const udp = createSocket({ type: c.listenHost?.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
     this.udp = udp;
-    udp.on('message', () => {});
+    const handover = new UdpHandover({
+      localHost: c.listenHost ?? '0.0.0.0',
+      port: c.udpPort,
+      log: this.log,
+      find: (dtlsId) => {
+        const s = this.sessions.byDtls(dtlsId);
+        const w = s && this.workers.get(s.workerId);
+        if (!s || !w) return undefined;
+        return (fd, datagram) => {
+          w.channel.send('dtls.new', { sessionId: s.sessionId, datagram }, [fd]);
+          closeFd(fd);
+        };
+      },
+    });
+    this.udpHandover = handover;
+    udp.on('message', (msg, rinfo) => handover.onDatagram(msg, rinfo));
+    udp.on('error', (err) => this.log.error({ err: err.message }, 'UDP listener error'));
     const udpReady = new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
       udp.bind({ port: c.udpPort, address: c.listenHost }, () => resolve());
@@ -143,6 +165,12 @@ export class MainServer {
       const r = await this.openSession(w, connId, conn.remoteAddr, cookie, mtu);
       if ('reason' in r) ctx.reply('session.opened', { ok: false, reason: r.reason });
       else ctx.reply('session.opened', { ok: true, params: r.params }, [r.fd]);
+    });
+    w.channel.on('session.dtls', ({ sessionId, cipher }) => {
+      const s = this.sessions.get(sessionId);
+      if (!s || s.workerId !== w.id) return;
+      s.dtlsCipher = cipher;
+      this.log.info({ user: s.username, ip: s.remoteAddr, cipher }, 'DTLS established');
     });
     w.channel.on('session.closed', ({ sessionId, reason, logout, stats }) => {
       const s = this.sessions.get(sessionId);
@@ -194,6 +222,7 @@ export class MainServer {
       tunName: tun.name,
       tunFd: tun.fd,
       startedAt: Date.now(),
+      dtlsId: randomBytes(32).toString('hex'),
     };
     this.sessions.add(session);
     this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease.remote, tun: tun.name, sid: session.sid }, 'session opened');
@@ -216,6 +245,7 @@ export class MainServer {
         sessionTimeout: 0,
         defaultDomain: c.defaultDomain,
         banner: c.banner,
+        dtlsId: session.dtlsId,
       },
     };
   }

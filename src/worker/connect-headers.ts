@@ -1,10 +1,13 @@
 import type { SessionParams } from '../ipc/messages';
+import { dtlsMtu, type DtlsPlan } from './dtls-negotiation';
+
+export interface DtlsOffer { plan: DtlsPlan; port: number }
 
 /**
  * The `200 CONNECTED` answer to `CONNECT /CSCOSSLC/tunnel`: the tunnel parameters the
  * client configures its tun and routes from (names as openconnect and AnyConnect read them).
  */
-export function connectedResponse(p: SessionParams, serverName: string, baseMtu: number): string {
+export function connectedResponse(p: SessionParams, serverName: string, baseMtu: number, dtls?: DtlsOffer): string {
   const h: string[] = ['HTTP/1.1 200 CONNECTED'];
   const add = (name: string, value: string | number) => h.push(`${name}: ${value}`);
   add('X-CSTP-Version', 1);
@@ -29,6 +32,21 @@ export function connectedResponse(p: SessionParams, serverName: string, baseMtu:
   if (p.defaultDomain) add('X-CSTP-Default-Domain', p.defaultDomain);
   add('X-CSTP-Base-MTU', baseMtu);
   add('X-CSTP-MTU', p.mtu);
+  if (dtls) {
+    const { plan } = dtls;
+    // One random id serves as App-ID (PSK: the client puts it in its ClientHello's session id)
+    // and as the Session-ID the legacy client resumes: either way main finds the session by it.
+    if (plan.kind === 'psk') add('X-DTLS-App-ID', p.dtlsId);
+    else add('X-DTLS-Session-ID', p.dtlsId);
+    add('X-DTLS-Port', dtls.port);
+    add('X-DTLS-DPD', p.dpd);
+    add('X-DTLS-Keepalive', p.keepalive);
+    add('X-DTLS-Rekey-Time', 172800);
+    add('X-DTLS-Rekey-Method', 'new-tunnel');
+    if (plan.kind === 'psk') add('X-DTLS-CipherSuite', 'PSK-NEGOTIATE');
+    else add(plan.header, plan.name);
+    add('X-DTLS-MTU', Math.min(p.mtu, dtlsMtu(plan, baseMtu)));
+  }
   if (p.banner) add('X-CSTP-Banner', p.banner.replace(/[\r\n]+/g, ' '));
   return h.join('\r\n') + '\r\n\r\n';
 }

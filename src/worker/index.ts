@@ -10,17 +10,19 @@ import { Channel } from '../ipc/channel';
 import { zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
 import { closeFd } from '../native';
 import { BodyTooLargeError, HttpAuth, cookieValue, type SecmodAuthClient } from './http-auth';
-import { connectedResponse } from './connect-headers';
-import { CstpTunnel } from './tunnel';
+import { connectedResponse, type DtlsOffer } from './connect-headers';
+import { chooseDtls } from './dtls-negotiation';
+import { Tunnel } from './tunnel';
+import type { DtlsMode } from '../dtls/server';
 
 const MAIN_FD = 3;
 const SECMOD_FD = 4;
 const log = createLogger('worker');
 
-interface Conn { id: number; remoteAddr: string; socket: TLSSocket; tunnel?: CstpTunnel; sessionId?: number }
+interface Conn { id: number; remoteAddr: string; socket: TLSSocket; tunnel?: Tunnel; sessionId?: number }
 
 const conns = new Map<number, Conn>();
-const tunnels = new Map<number, CstpTunnel>();
+const tunnels = new Map<number, Tunnel>();
 let config: WorkerConfig | undefined;
 let secureContext: SecureContext | undefined;
 
@@ -109,18 +111,50 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   }
   const p = opened.params;
   conn.socket.setTimeout(0);
-  conn.socket.write(connectedResponse(p, config.serverName, baseMtu));
+  const dtls = offerDtls(conn, req, p.dtlsId);
+  conn.socket.write(connectedResponse(p, config.serverName, baseMtu, dtls?.offer));
   const mobile = /android|iphone|ipad|ios|mobile/i.test(String(req.headers['user-agent'] ?? ''));
-  const tunnel = new CstpTunnel(conn.socket, tunFd, p, mobile ? p.mobileDpd : p.dpd, log, (end) => {
-    tunnels.delete(p.sessionId);
-    log.info({ user: p.username, ip: conn.remoteAddr, reason: end.reason, ...end.stats }, 'tunnel closed');
-    main.send('session.closed', { sessionId: p.sessionId, reason: end.reason, logout: end.logout, stats: end.stats });
+  const tunnel = new Tunnel({
+    socket: conn.socket,
+    tunFd,
+    params: p,
+    dpdSeconds: mobile ? p.mobileDpd : p.dpd,
+    baseMtu,
+    log,
+    onEnd: (end) => {
+      tunnels.delete(p.sessionId);
+      log.info({ user: p.username, ip: conn.remoteAddr, reason: end.reason, ...end.stats }, 'tunnel closed');
+      main.send('session.closed', { sessionId: p.sessionId, reason: end.reason, logout: end.logout, stats: end.stats });
+    },
+    onDtls: (info) => main.send('session.dtls', { sessionId: p.sessionId, cipher: info.description }),
   });
+  tunnel.dtlsMode = dtls?.mode;
   conn.tunnel = tunnel;
   conn.sessionId = p.sessionId;
   tunnels.set(p.sessionId, tunnel);
   log.info({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4.remote, tun: p.tunName }, 'tunnel up (CSTP)');
   if (head.length) conn.socket.unshift(head);
+}
+
+/**
+ * Decides DTLS for this tunnel from the client's CONNECT headers: what to announce in the
+ * reply and how the UDP handshake must then be keyed.
+ */
+function offerDtls(conn: Conn, req: IncomingMessage, dtlsId: string): { offer: DtlsOffer; mode: DtlsMode } | undefined {
+  if (!config || config.udpPort === 0) return undefined;
+  const plan = chooseDtls(req.headers, { psk: config.dtlsPsk, legacy: config.dtlsLegacy });
+  if (!plan) return undefined;
+  if (plan.kind === 'psk') {
+    // The PSK both ends derive from this TLS session (RFC 5705 exporter). No context at all:
+    // an empty context would be a different derivation, and Node's types insist on one.
+    const exporter = conn.socket.exportKeyingMaterial as (len: number, label: string, ctx?: Buffer) => Buffer;
+    const psk = exporter.call(conn.socket, 32, 'EXPORTER-openconnect-psk');
+    return { offer: { plan, port: config.udpPort }, mode: { kind: 'psk', psk, suites: plan.suites } };
+  }
+  return {
+    offer: { plan, port: config.udpPort },
+    mode: { kind: 'resume', sessionId: Buffer.from(dtlsId, 'hex'), masterSecret: plan.masterSecret, suite: plan.suite, version: plan.version },
+  };
 }
 
 function clampInt(v: string | string[] | undefined, min: number, max: number, dflt: number): number {
@@ -169,6 +203,14 @@ main.on('conn.new', (msg, { fds }) => {
     main.send('conn.closed', { connId: conn.id });
   });
   http.emit('connection', tlsSocket);
+});
+
+main.on('dtls.new', ({ sessionId, datagram }, { fds }) => {
+  const fd = fds[0];
+  if (fd === undefined) return;
+  const tunnel = tunnels.get(sessionId);
+  if (!tunnel) { closeFd(fd); return; }
+  tunnel.attachDtls(fd, Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength));
 });
 
 main.on('secmod.attach', (_msg, { fds }) => {

@@ -2,41 +2,57 @@ import type { Duplex } from 'node:stream';
 import { PacketIO } from '../native';
 import { zeroStats, type SessionParams, type SessionStats } from '../ipc/messages';
 import type { Logger } from '../common/log';
+import type { DtlsEstablished, DtlsMode } from '../dtls/server';
 import { CSTP_HEADER, CstpParser, CstpProtocolError, CstpType, frame, writeHeader } from './cstp';
+import { DtlsLink, DtlsPayload } from './dtls-link';
 
-/** Packets read from the tun per readable event: one TLS write carries the whole batch. */
+/** Packets read from the tun per readable event. */
 const TUN_BATCH = 32;
 
 export interface TunnelEnd { reason: string; logout: boolean; stats: SessionStats }
 
+export interface TunnelOptions {
+  socket: Duplex;
+  tunFd: number;
+  params: SessionParams;
+  dpdSeconds: number;
+  baseMtu: number;
+  log: Logger;
+  onEnd(end: TunnelEnd): void;
+  onDtls?(info: DtlsEstablished): void;
+}
+
 /**
- * One user's tunnel: tun <-> CSTP over the TLS stream. Tun packets are read in batches into
- * one slab with room for each CSTP header in front, so a batch costs one write to TLS.
+ * One user's tunnel: the tun device on one side; on the other the CSTP stream (always) and a
+ * DTLS link (when the client has one up), which carries the traffic while it works.
  */
-export class CstpTunnel {
+export class Tunnel {
   private readonly tun: PacketIO;
   private readonly parser: CstpParser;
+  private readonly socket: Duplex;
+  private readonly params: SessionParams;
+  private readonly log: Logger;
   private readonly stats: SessionStats = zeroStats();
   private lastRx = Date.now();
   private dpdTimer: NodeJS.Timeout;
   private ended = false;
   private toTun: Buffer[] = [];
+  private dtls?: DtlsLink;
+  /** how the client's DTLS must be keyed; set when the CONNECT reply offered DTLS */
+  dtlsMode?: DtlsMode;
 
-  constructor(
-    private readonly socket: Duplex,
-    tunFd: number,
-    private readonly params: SessionParams,
-    private readonly dpdSeconds: number,
-    private readonly log: Logger,
-    private readonly onEnd: (end: TunnelEnd) => void,
-  ) {
-    const maxPacket = Math.max(params.mtu, 1500) + 64;
+  constructor(private readonly o: TunnelOptions) {
+    this.socket = o.socket;
+    this.params = o.params;
+    this.log = o.log;
+    const maxPacket = Math.max(o.params.mtu, 1500) + 64;
     this.parser = new CstpParser(maxPacket);
-    this.tun = new PacketIO(tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER }, {
+    this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER }, {
       onPackets: (slab, lengths) => this.fromTun(slab, lengths),
       onError: (err) => this.end(`tun error: ${err.message}`, false),
       onClose: () => this.end('tun closed', false),
     });
+    const socket = o.socket;
     socket.on('data', (chunk: Buffer) => this.fromClient(chunk));
     socket.on('end', () => this.end('client closed the connection', false));
     socket.on('close', () => this.end('connection closed', false));
@@ -46,9 +62,40 @@ export class CstpTunnel {
     (socket as unknown as { _writev: unknown })._writev = null;
     // Dead peer detection: a client that sends nothing (not even its own DPD or keepalive)
     // for over two DPD intervals is gone; ocserv applies the same rule.
-    this.dpdTimer = setInterval(() => this.checkDpd(), Math.max(1, dpdSeconds) * 1000);
+    this.dpdTimer = setInterval(() => this.checkDpd(), Math.max(1, o.dpdSeconds) * 1000);
     this.dpdTimer.unref();
     this.tun.start();
+  }
+
+  /** Traffic counters so far (occtl, accounting). */
+  get counters(): SessionStats { return { ...this.stats }; }
+  get dtlsUp(): boolean { return this.dtls?.up ?? false; }
+
+  /** A UDP flow for this session arrived via main: run DTLS on it, replacing any older one. */
+  attachDtls(fd: number, firstDatagram: Buffer): void {
+    if (this.ended || !this.dtlsMode) {
+      const io = new PacketIO(fd, { mode: 'msg', maxPacket: 64, batch: 1 }, { onPackets: () => {} });
+      io.close();
+      return;
+    }
+    const old = this.dtls;
+    const link: DtlsLink = new DtlsLink(fd, this.dtlsMode, this.o.baseMtu, this.log, {
+      established: (info) => {
+        if (old && old !== link) old.close('replaced by a new DTLS session');
+        this.dtls = link;
+        this.log.info({ user: this.params.username, cipher: info.description }, 'DTLS up');
+        this.o.onDtls?.(info);
+      },
+      payload: (pt) => this.fromDtls(pt),
+      closed: (reason) => {
+        this.log.debug({ user: this.params.username, reason, counters: link.counters }, 'DTLS link closed');
+        if (this.dtls === link) {
+          this.dtls = undefined;
+          if (!this.ended) this.log.info({ user: this.params.username, reason }, 'DTLS down; traffic continues over CSTP');
+        }
+      },
+    });
+    link.handle(firstDatagram);
   }
 
   /** The server ends the session (occtl disconnect, shutdown): tell the client not to reconnect. */
@@ -59,17 +106,25 @@ export class CstpTunnel {
   }
 
   private fromTun(slab: Buffer, lengths: number[]): void {
+    const dtls = this.dtls?.up ? this.dtls : undefined;
+    const dtlsMtu = dtls ? dtls.dataMtu : 0;
+    let viaDtls: Buffer[] | undefined;
     let off = 0;
     let ok = true;
     for (const len of lengths) {
-      writeHeader(slab, off, CstpType.Data, len);
-      // One write per frame: openconnect expects every TLS record to hold exactly one CSTP
-      // packet, so frames must not be merged into one record.
-      ok = this.socket.write(slab.subarray(off, off + CSTP_HEADER + len));
-      off += CSTP_HEADER + len;
       this.stats.txBytes += len;
+      if (dtls && len <= dtlsMtu) {
+        (viaDtls ??= []).push(slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len));
+      } else {
+        writeHeader(slab, off, CstpType.Data, len);
+        // One write per frame: openconnect expects every TLS record to hold exactly one CSTP
+        // packet, so frames must not be merged into one record.
+        ok = this.socket.write(slab.subarray(off, off + CSTP_HEADER + len));
+      }
+      off += CSTP_HEADER + len;
     }
     this.stats.txPackets += lengths.length;
+    if (viaDtls) dtls!.sendMany(viaDtls);
     if (!ok) this.tun.pause();
   }
 
@@ -86,6 +141,10 @@ export class CstpTunnel {
       }
       throw err;
     }
+    this.flushToTun();
+  }
+
+  private flushToTun(): void {
     if (this.toTun.length) {
       this.tun.writeMany(this.toTun);
       this.toTun = [];
@@ -117,12 +176,49 @@ export class CstpTunnel {
     }
   }
 
+  /** One decrypted DTLS record: a one-byte type, then (for data) the IP packet. */
+  private fromDtls(pt: Buffer): void {
+    if (this.ended || pt.length === 0) return;
+    this.lastRx = Date.now();
+    const body = pt.subarray(1);
+    switch (pt[0]) {
+      case DtlsPayload.Data:
+        this.stats.rxBytes += body.length;
+        this.stats.rxPackets++;
+        this.toTun.push(body);
+        // Records of one UDP batch arrive in one callback chain; flush at the end of the tick.
+        if (this.toTun.length === 1) queueMicrotask(() => this.flushToTun());
+        return;
+      case DtlsPayload.DpdReq:
+        this.dtls?.send(DtlsPayload.DpdResp, body);
+        return;
+      case DtlsPayload.DpdResp:
+      case DtlsPayload.Keepalive:
+        return;
+      case DtlsPayload.Disconnect:
+        this.log.info({ user: this.params.username }, 'client disconnected (over DTLS)');
+        this.end('client disconnected', true);
+        return;
+      default:
+        this.log.debug({ type: pt[0] }, 'unexpected DTLS payload type dropped');
+    }
+  }
+
   private checkDpd(): void {
-    const silentMs = Date.now() - this.lastRx;
-    if (silentMs > this.dpdSeconds * 2000 + 1000) {
+    const now = Date.now();
+    const dpdMs = this.o.dpdSeconds * 1000;
+    const dtls = this.dtls;
+    if (dtls) {
+      const quiet = now - dtls.lastRx;
+      // DTLS gone quiet while the client lives (it still talks CSTP): fall back to CSTP.
+      if (quiet > dpdMs * 2 + 1000) dtls.close('DTLS dead peer detection');
+      else if (quiet > dpdMs) dtls.send(DtlsPayload.DpdReq);
+    }
+    const silentMs = now - Math.max(this.lastRx, dtls?.lastRx ?? 0);
+    if (silentMs > dpdMs * 2 + 1000) {
       this.log.info({ user: this.params.username, silentS: Math.round(silentMs / 1000) }, 'dead peer detected');
       this.end('dead peer detection timeout', false);
-    } else if (silentMs > this.dpdSeconds * 1000) {
+    } else if (silentMs > dpdMs) {
       this.socket.write(frame(CstpType.DpdReq));
     }
   }
@@ -131,10 +227,11 @@ export class CstpTunnel {
     if (this.ended) return;
     this.ended = true;
     clearInterval(this.dpdTimer);
+    this.dtls?.close('session ended');
     this.tun.close();
     // end() lets a final TERMINATE reach the client; destroy() follows in case it never drains.
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
-    this.onEnd({ reason, logout, stats: { ...this.stats } });
+    this.o.onEnd({ reason, logout, stats: { ...this.stats } });
   }
 }

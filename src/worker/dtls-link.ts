@@ -1,0 +1,93 @@
+import { PacketIO } from '../native';
+import type { Logger } from '../common/log';
+import { DtlsServer, type DtlsEstablished, type DtlsMode } from '../dtls/server';
+import { RecordProtection } from '../dtls/protection';
+
+/** The one-byte header inside DTLS records of the tunnel (same codes as CSTP). */
+export const enum DtlsPayload { Data = 0x00, DpdReq = 0x03, DpdResp = 0x04, Disconnect = 0x05, Keepalive = 0x07, Compressed = 0x08 }
+
+const UDP_BATCH = 32;
+const IP_UDP_DTLS_HEADERS = 20 + 8 + 13;
+
+export interface DtlsLinkHooks {
+  established(info: DtlsEstablished): void;
+  /** One decrypted record: its first byte is a DtlsPayload type. */
+  payload(plaintext: Buffer): void;
+  closed(reason: string): void;
+}
+
+/**
+ * The UDP side of one session: the connected socket main handed over, and the DTLS server
+ * running on it. Replaced wholesale when the client comes back from another address.
+ */
+export class DtlsLink {
+  private readonly io: PacketIO;
+  private readonly dtls: DtlsServer;
+  lastRx = Date.now();
+  private closedReason?: string;
+
+  constructor(fd: number, mode: DtlsMode, private readonly baseMtu: number, private readonly log: Logger, private readonly hooks: DtlsLinkHooks) {
+    this.dtls = new DtlsServer(mode, {
+      send: (d) => { this.io.write(d); },
+      established: (info) => hooks.established(info),
+      data: (pt) => { this.lastRx = Date.now(); hooks.payload(pt); },
+      closed: (reason) => this.shutdown(reason),
+    });
+    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: 65535, batch: UDP_BATCH }, {
+      onPackets: (slab, lengths) => {
+        let off = 0;
+        for (const len of lengths) {
+          this.dtls.handleDatagram(slab.subarray(off, off + len));
+          off += len;
+        }
+      },
+      // ICMP port unreachable and the like: the client may come back; DPD decides.
+      onError: (err) => log.debug({ reason: err.message }, 'DTLS socket error'),
+      onClose: () => this.shutdown('UDP socket closed'),
+    });
+    this.io.start();
+  }
+
+  get up(): boolean { return this.dtls.isEstablished && !this.closedReason; }
+
+  /** The largest IP packet that fits one datagram with this suite (tun MTU permitting). */
+  get dataMtu(): number {
+    const suite = this.dtls.negotiatedSuite;
+    if (!suite) return 0;
+    return this.baseMtu - IP_UDP_DTLS_HEADERS - RecordProtection.overhead(suite) - 1;
+  }
+
+  /** First datagram, which main read to find this session. */
+  handle(datagram: Buffer): void { this.dtls.handleDatagram(datagram); }
+
+  send(type: DtlsPayload, packet?: Buffer): boolean {
+    const d = this.dtls.seal(packet ? [Buffer.from([type]), packet] : [Buffer.from([type])]);
+    if (!d) return false;
+    return this.io.write(d) >= 0;
+  }
+
+  /** Seal and send many tunnel packets in one batched write. */
+  sendMany(packets: Buffer[]): void {
+    const header = Buffer.from([DtlsPayload.Data]);
+    const out: Buffer[] = [];
+    for (const p of packets) {
+      const d = this.dtls.seal([header, p]);
+      if (d) out.push(d);
+    }
+    if (out.length) this.io.writeMany(out);
+  }
+
+  get counters() { return this.dtls.counters; }
+
+  close(reason: string): void {
+    this.dtls.close(reason);
+    this.shutdown(reason);
+  }
+
+  private shutdown(reason: string): void {
+    if (this.closedReason) return;
+    this.closedReason = reason;
+    this.io.close();
+    this.hooks.closed(reason);
+  }
+}

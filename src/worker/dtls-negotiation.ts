@@ -1,0 +1,50 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { RecordProtection } from '../dtls/protection';
+import { DTLS0_9, DTLS1_2, suiteByName, SUITES, type CipherSuite } from '../dtls/suites';
+
+/** What the CONNECT exchange settled for DTLS; the handshake on UDP must then match it. */
+export type DtlsPlan =
+  | { kind: 'psk'; suites: CipherSuite[] }
+  | { kind: 'legacy'; suite: CipherSuite; version: number; masterSecret: Buffer; header: 'X-DTLS-CipherSuite' | 'X-DTLS12-CipherSuite'; name: string };
+
+export interface DtlsPolicy { psk: boolean; legacy: boolean }
+
+const PSK_SUITES = SUITES.filter((s) => s.psk);
+/** Server preference among the legacy names, per header that carries them. */
+const LEGACY_OC = ['OC-DTLS1_2-AES256-GCM', 'OC-DTLS1_2-AES128-GCM'];
+const LEGACY_12 = ['AES256-GCM-SHA384', 'AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256'];
+const LEGACY_09 = ['AES256-SHA', 'AES128-SHA'];
+
+function list(h: string | string[] | undefined): string[] {
+  const v = Array.isArray(h) ? h.join(':') : h ?? '';
+  return v.split(':').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * Reads the client's DTLS offer (X-DTLS-CipherSuite, X-DTLS12-CipherSuite,
+ * X-DTLS-Master-Secret) and picks PSK-NEGOTIATE when both sides allow it, else the legacy
+ * resumption with the best suite both know, else nothing (CSTP only).
+ */
+export function chooseDtls(headers: IncomingHttpHeaders, policy: DtlsPolicy): DtlsPlan | null {
+  const offered = list(headers['x-dtls-ciphersuite']);
+  const offered12 = list(headers['x-dtls12-ciphersuite']);
+  if (policy.psk && offered.includes('PSK-NEGOTIATE')) return { kind: 'psk', suites: PSK_SUITES };
+  if (!policy.legacy) return null;
+  const secretHex = String(headers['x-dtls-master-secret'] ?? '');
+  if (!/^[0-9a-fA-F]{96}$/.test(secretHex)) return null;
+  const masterSecret = Buffer.from(secretHex, 'hex');
+  const pick = (names: string[], from: string[]) => names.find((n) => from.includes(n));
+  let name = pick(LEGACY_OC, offered);
+  if (name) return { kind: 'legacy', suite: suiteByName(name)!, version: DTLS1_2, masterSecret, header: 'X-DTLS-CipherSuite', name };
+  name = pick(LEGACY_12, offered12);
+  if (name) return { kind: 'legacy', suite: suiteByName(name)!, version: DTLS1_2, masterSecret, header: 'X-DTLS12-CipherSuite', name };
+  name = pick(LEGACY_09, offered);
+  if (name) return { kind: 'legacy', suite: suiteByName(name)!, version: DTLS0_9, masterSecret, header: 'X-DTLS-CipherSuite', name };
+  return null;
+}
+
+/** X-DTLS-MTU: the tunnel packet that fits one datagram of this suite. */
+export function dtlsMtu(plan: DtlsPlan, baseMtu: number): number {
+  const suite = plan.kind === 'psk' ? plan.suites[0] : plan.suite;
+  return baseMtu - 20 - 8 - 13 - RecordProtection.overhead(suite) - 1;
+}
