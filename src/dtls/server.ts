@@ -66,6 +66,7 @@ export class DtlsServer {
   private retransmits = 0;
   private handshakeTimer?: NodeJS.Timeout;
   private queued = new Map<number, HandshakeMessage>();
+  private badFinished = 0;
 
   constructor(private readonly mode: DtlsMode, private readonly hooks: DtlsServerHooks) {
     this.handshakeTimer = setTimeout(() => this.close('DTLS handshake timed out'), HANDSHAKE_TIMEOUT_MS);
@@ -127,6 +128,9 @@ export class DtlsServer {
     const plain = this.readProt.decrypt(r.type, r.version, r.epoch, r.seq, r.fragment);
     if (!plain) {
       this.counters.badRecord++;
+      // During the handshake the only protected record is the client's Finished: if it keeps
+      // failing, the two sides derived different keys (a wrong PSK or master secret).
+      if (this.state === 'finished' && ++this.badFinished >= 2) this.fail(Alert.DecryptError, 'client Finished does not verify (wrong key?)');
       return;
     }
     window.mark(r.seq);
@@ -392,6 +396,7 @@ export class DtlsServer {
     this.transcript = new Transcript();
     this.reassembler = new Reassembler();
     this.queued.clear();
+    this.badFinished = 0;
     this.nextClientSeq = 0;
     this.nextServerSeq = 0;
     this.writeSeq[0] = 0;

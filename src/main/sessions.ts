@@ -1,3 +1,4 @@
+import type { SessionStats } from '../ipc/messages';
 import type { Lease } from './leases';
 
 export interface MainSession {
@@ -14,31 +15,41 @@ export interface MainSession {
   /** main keeps its own tun fd so the device goes away when main says, whatever the worker does. */
   tunFd: number;
   startedAt: number;
-  /** hex id the client's DTLS ClientHello carries (X-DTLS-App-ID / X-DTLS-Session-ID) */
-  dtlsId: string;
-  /** e.g. (DTLS1.2)-(PSK)-(AES-256-GCM), once DTLS is up */
-  dtlsCipher?: string;
+}
+
+/** How a session ended, as far as main was told. */
+export interface SessionEnd { reason: string; stats: SessionStats }
+
+/** Observers of the table (occtl events, statistics); called synchronously, so they see the session as it is. */
+export interface SessionListener {
+  added?(s: MainSession): void;
+  removed?(s: MainSession, end?: SessionEnd): void;
 }
 
 export class SessionTable {
   private readonly byId = new Map<number, MainSession>();
-  private readonly byDtlsId = new Map<string, MainSession>();
+  private readonly listeners = new Set<SessionListener>();
   private nextId = 1;
 
   newId(): number { return this.nextId++; }
   add(s: MainSession): void {
     this.byId.set(s.sessionId, s);
-    this.byDtlsId.set(s.dtlsId, s);
+    for (const l of this.listeners) l.added?.(s);
   }
-  byDtls(id: string): MainSession | undefined { return this.byDtlsId.get(id); }
   get(id: number): MainSession | undefined { return this.byId.get(id); }
-  remove(id: number): MainSession | undefined {
+  remove(id: number, end?: SessionEnd): MainSession | undefined {
     const s = this.byId.get(id);
     this.byId.delete(id);
-    if (s) this.byDtlsId.delete(s.dtlsId);
+    if (s) for (const l of this.listeners) l.removed?.(s, end);
     return s;
   }
   ofWorker(workerId: number): MainSession[] { return [...this.byId.values()].filter((s) => s.workerId === workerId); }
   get size(): number { return this.byId.size; }
   all(): IterableIterator<MainSession> { return this.byId.values(); }
+
+  /** Returns the function that stops listening. */
+  listen(l: SessionListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
 }
