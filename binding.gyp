@@ -4,6 +4,7 @@
       "target_name": "ocserv_native",
       "sources": [
         "src/native/addon.cc",
+        "src/native/aead.cc",
         "src/native/errors.cc",
         "src/native/fd_util.cc",
         "src/native/fd_watcher.cc",

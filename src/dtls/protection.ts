@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Aead } from '../native';
 import { prf, type PrfHash } from './prf';
 import { DTLS1_2, type CipherSuite } from './suites';
 
@@ -20,6 +21,7 @@ export function deriveKeys(suite: CipherSuite, version: number, hash: PrfHash, m
 }
 
 const GCM_EXPLICIT = 8;
+const RECORD_HEADER_LEN = 13;
 const TAG = 16;
 
 function seqBytes(epoch: number, seq: number): Buffer {
@@ -45,10 +47,42 @@ function additionalData(epoch: number, seq: number, type: number, version: numbe
  */
 export class RecordProtection {
   private readonly alg: string;
+  /** the native AEAD fast path (AES-GCM, ChaCha20-Poly1305); CBC stays in JavaScript */
+  private readonly aead?: Aead;
 
   constructor(private readonly suite: CipherSuite, private readonly keys: DirectionKeys) {
     this.alg = suite.kind === 'chacha' ? 'chacha20-poly1305'
       : suite.kind === 'gcm' ? `aes-${suite.keyLen * 8}-gcm` : `aes-${suite.keyLen * 8}-cbc`;
+    if (suite.kind !== 'cbc') this.aead = new Aead(this.alg as 'aes-256-gcm', keys.key, keys.iv);
+  }
+
+  /**
+   * Whole records (header included) for many packets at once, each `prefix + packet`, with
+   * sequence numbers from firstSeq on: the data path's way to protect a batch.
+   */
+  sealRecords(type: number, version: number, epoch: number, firstSeq: number, prefix: Buffer, packets: Buffer[]): Buffer[] {
+    if (this.aead) {
+      const slab = this.aead.seal(type, version, epoch, firstSeq, prefix, packets);
+      const overhead = RECORD_HEADER_LEN + RecordProtection.overhead(this.suite) + prefix.length;
+      const out: Buffer[] = new Array(packets.length);
+      let off = 0;
+      for (let i = 0; i < packets.length; i++) {
+        const len = overhead + packets[i].length;
+        out[i] = slab.subarray(off, off + len);
+        off += len;
+      }
+      return out;
+    }
+    return packets.map((p, i) => {
+      const frag = this.encrypt(type, version, epoch, firstSeq + i, [prefix, p]);
+      const h = Buffer.allocUnsafe(RECORD_HEADER_LEN);
+      h[0] = type;
+      h.writeUInt16BE(version, 1);
+      h.writeUInt16BE(epoch, 3);
+      h.writeUIntBE(firstSeq + i, 5, 6);
+      h.writeUInt16BE(frag.length, 11);
+      return Buffer.concat([h, frag]);
+    });
   }
 
   /** Largest plaintext overhead of one record, for MTU sizing. */
@@ -69,6 +103,10 @@ export class RecordProtection {
   encrypt(type: number, version: number, epoch: number, seq: number, parts: Buffer[]): Buffer {
     let len = 0;
     for (const p of parts) len += p.length;
+    if (this.aead) {
+      const prefix = parts.length > 1 ? Buffer.concat(parts.slice(0, -1)) : Buffer.alloc(0);
+      return this.aead.seal(type, version, epoch, seq, prefix, [parts[parts.length - 1]]).subarray(RECORD_HEADER_LEN);
+    }
     if (this.suite.kind !== 'cbc') {
       const nonce = this.aeadNonce(epoch, seq);
       const c = createCipheriv(this.alg as 'aes-256-gcm', this.keys.key, nonce, { authTagLength: TAG });
@@ -94,6 +132,13 @@ export class RecordProtection {
   /** The plaintext, or null when the record does not authenticate (it is then dropped). */
   decrypt(type: number, version: number, epoch: number, seq: number, fragment: Buffer): Buffer | null {
     try {
+      if (this.aead) {
+        // in place: the fragment is ours (a view of the datagram just read)
+        const n = this.aead.open(type, version, epoch, seq, fragment);
+        if (n < 0) return null;
+        const start = this.suite.kind === 'gcm' ? GCM_EXPLICIT : 0;
+        return fragment.subarray(start, start + n);
+      }
       if (this.suite.kind !== 'cbc') {
         const explicit = this.suite.kind === 'gcm' ? GCM_EXPLICIT : 0;
         if (fragment.length < explicit + TAG) return null;

@@ -98,6 +98,14 @@ export class DtlsServer {
     return this.record(ContentType.ApplicationData, 1, parts);
   }
 
+  /** Many application-data datagrams at once, each `prefix + packet` (the data path). */
+  sealMany(prefix: Buffer, packets: Buffer[]): Buffer[] {
+    if (this.state !== 'established' || !this.writeProt) return [];
+    const first = this.writeSeq[1];
+    this.writeSeq[1] += packets.length;
+    return this.writeProt.sealRecords(ContentType.ApplicationData, this.version, 1, first, prefix, packets);
+  }
+
   close(reason: string, alert = true): void {
     if (this.state === 'closed') return;
     if (alert && this.writeProt && this.state === 'established') this.sendAlert(1, Alert.CloseNotify);

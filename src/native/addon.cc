@@ -6,6 +6,7 @@
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ocs::InitAead(env, exports);
   ocs::InitFdUtil(env, exports);
   ocs::InitFdWatcher(env, exports);
   ocs::InitPacketIO(env, exports);

@@ -180,7 +180,23 @@ export interface FdWatcherConstructor {
   readonly prototype: FdWatcher;
 }
 
+/**
+ * DTLS record AEAD with the key schedule kept between records (one object per direction
+ * and epoch). seal() returns all records back to back, each `13 + overhead + prefix +
+ * packet` bytes, overhead being 24 for GCM (explicit nonce and tag) and 16 for ChaCha20.
+ * open() decrypts in place and returns the plaintext length (the plaintext starts after
+ * the explicit nonce, at 8 for GCM, 0 for ChaCha20), or -1 if the record is not authentic.
+ */
+export interface Aead {
+  seal(type: number, version: number, epoch: number, firstSeq: number, prefix: Buffer, packets: Buffer[]): Buffer;
+  open(type: number, version: number, epoch: number, seq: number, fragment: Buffer): number;
+}
+export interface AeadConstructor {
+  new (alg: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305', key: Buffer, iv: Buffer): Aead;
+}
+
 interface NativeAddon {
+  Aead: AeadConstructor;
   tunOpen(name: string): TunDevice;
   tunConfigure(name: string, opts: TunConfig): void;
   tunConfigure6(name: string, opts: TunConfig6): void;
@@ -295,6 +311,9 @@ export function setNonblock(fd: number, on: boolean): void {
  * close over it keep it alive until close(), so always call close().
  */
 export const PacketIO: PacketIOConstructor = native.PacketIO;
+
+/** See the Aead interface. */
+export const Aead: AeadConstructor = native.Aead;
 
 /** See FdWatcher interface. */
 export const FdWatcher: FdWatcherConstructor = native.FdWatcher;

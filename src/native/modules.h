@@ -5,6 +5,7 @@
 
 namespace ocs {
 
+void InitAead(Napi::Env env, Napi::Object exports);
 void InitFdUtil(Napi::Env env, Napi::Object exports);
 void InitFdWatcher(Napi::Env env, Napi::Object exports);
 void InitPacketIO(Napi::Env env, Napi::Object exports);

@@ -7,6 +7,7 @@ import { RecordProtection } from '../dtls/protection';
 export const enum DtlsPayload { Data = 0x00, DpdReq = 0x03, DpdResp = 0x04, Disconnect = 0x05, Keepalive = 0x07, Compressed = 0x08 }
 
 const UDP_BATCH = 32;
+const DATA_PREFIX = Buffer.from([DtlsPayload.Data]);
 const IP_UDP_DTLS_HEADERS = 20 + 8 + 13;
 
 export interface DtlsLinkHooks {
@@ -68,12 +69,7 @@ export class DtlsLink {
 
   /** Seal and send many tunnel packets in one batched write. */
   sendMany(packets: Buffer[]): void {
-    const header = Buffer.from([DtlsPayload.Data]);
-    const out: Buffer[] = [];
-    for (const p of packets) {
-      const d = this.dtls.seal([header, p]);
-      if (d) out.push(d);
-    }
+    const out = this.dtls.sealMany(DATA_PREFIX, packets);
     if (out.length) this.io.writeMany(out);
   }
 
