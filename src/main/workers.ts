@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Channel } from '../ipc/channel';
-import { workerToMain, type MainToWorker, type WorkerToMain } from '../ipc/messages';
+import { workerToMain, type MainToWorker, type WorkerConfig, type WorkerToMain } from '../ipc/messages';
 import { closeFd, seqpacketPair } from '../native';
 import type { Logger } from '../common/log';
 import type { RunAs } from './privileges';
@@ -45,6 +45,11 @@ export class WorkerPool {
   start(): void { this.topUp(); }
 
   get size(): number { return this.workers.size; }
+
+  /** A reloaded configuration, for workers started from now on. */
+  reconfigure(config: Partial<WorkerConfig>): void {
+    this.o.init = { ...this.o.init, config: { ...this.o.init.config, ...config } };
+  }
   all(): IterableIterator<WorkerProc> { return this.workers.values(); }
   get(id: number): WorkerProc | undefined { return this.workers.get(id); }
 
@@ -107,7 +112,9 @@ export class WorkerPool {
     const id = this.nextId++;
     const [mainEnd, workerMainEnd] = seqpacketPair();
     const [secmodEnd, workerSecmodEnd] = seqpacketPair();
-    const proc = spawn(process.execPath, [this.o.script], {
+    // OCSERV_TS_WORKER_NODE_ARGS: extra node flags for workers (profiling: --cpu-prof ...)
+    const nodeArgs = (process.env.OCSERV_TS_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeArgs, this.o.script], {
       stdio: ['ignore', 'inherit', 'inherit', workerMainEnd, workerSecmodEnd],
       uid: this.o.runAs.uid,
       gid: this.o.runAs.gid,
