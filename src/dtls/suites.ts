@@ -28,6 +28,8 @@ export const SUITES: CipherSuite[] = [
   S({ id: 0x00a9, name: 'PSK-AES256-GCM-SHA384', kind: 'gcm', keyLen: 32, fixedIvLen: 4, macLen: 0, prfHash: 'sha384', psk: true, cipherName: 'AES-256-GCM' }),
   S({ id: 0x00a8, name: 'PSK-AES128-GCM-SHA256', kind: 'gcm', keyLen: 16, fixedIvLen: 4, macLen: 0, prfHash: 'sha256', psk: true, cipherName: 'AES-128-GCM' }),
   S({ id: 0xccab, name: 'PSK-CHACHA20-POLY1305', kind: 'chacha', keyLen: 32, fixedIvLen: 12, macLen: 0, prfHash: 'sha256', psk: true, cipherName: 'CHACHA20-POLY1305' }),
+  S({ id: 0x008d, name: 'PSK-AES256-CBC-SHA', kind: 'cbc', keyLen: 32, fixedIvLen: 0, macLen: 20, prfHash: 'sha256', psk: true, cipherName: 'AES-256-CBC' }),
+  S({ id: 0x008c, name: 'PSK-AES128-CBC-SHA', kind: 'cbc', keyLen: 16, fixedIvLen: 0, macLen: 20, prfHash: 'sha256', psk: true, cipherName: 'AES-128-CBC' }),
   S({ id: 0xc030, name: 'ECDHE-RSA-AES256-GCM-SHA384', kind: 'gcm', keyLen: 32, fixedIvLen: 4, macLen: 0, prfHash: 'sha384', psk: false, cipherName: 'AES-256-GCM' }),
   S({ id: 0xc02f, name: 'ECDHE-RSA-AES128-GCM-SHA256', kind: 'gcm', keyLen: 16, fixedIvLen: 4, macLen: 0, prfHash: 'sha256', psk: false, cipherName: 'AES-128-GCM' }),
   S({ id: 0x009d, name: 'AES256-GCM-SHA384', ocName: 'OC-DTLS1_2-AES256-GCM', kind: 'gcm', keyLen: 32, fixedIvLen: 4, macLen: 0, prfHash: 'sha384', psk: false, cipherName: 'AES-256-GCM' }),

@@ -12,7 +12,7 @@ export interface DtlsPolicy { psk: boolean; legacy: boolean }
 const PSK_SUITES = SUITES.filter((s) => s.psk);
 /** Server preference among the legacy names, per header that carries them. */
 const LEGACY_OC = ['OC-DTLS1_2-AES256-GCM', 'OC-DTLS1_2-AES128-GCM'];
-const LEGACY_12 = ['AES256-GCM-SHA384', 'AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256'];
+const LEGACY_12 = ['AES256-GCM-SHA384', 'AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256', 'AES256-SHA', 'AES128-SHA'];
 const LEGACY_09 = ['AES256-SHA', 'AES128-SHA'];
 
 function list(h: string | string[] | undefined): string[] {

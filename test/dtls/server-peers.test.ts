@@ -49,7 +49,7 @@ let h: Harness;
 t.before(async () => { h = await startHarness(psk); });
 t.teardown(() => { h?.proc.kill(); });
 
-for (const cipher of ['PSK-AES256-GCM-SHA384', 'PSK-AES128-GCM-SHA256', 'PSK-CHACHA20-POLY1305']) {
+for (const cipher of ['PSK-AES256-GCM-SHA384', 'PSK-AES128-GCM-SHA256', 'PSK-CHACHA20-POLY1305', 'PSK-AES256-CBC-SHA', 'PSK-AES128-CBC-SHA']) {
   t.test(`openssl s_client -dtls1_2 -psk, ${cipher}`, async (t) => {
     const out = await run('openssl', ['s_client', '-dtls1_2', '-psk', psk, '-psk_identity', 'psk', '-cipher', cipher,
       '-connect', `127.0.0.1:${h.port}`, '-quiet', '-no_ign_eof'], `hello ${cipher}\n`);
