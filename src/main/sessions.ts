@@ -15,6 +15,10 @@ export interface MainSession {
   /** main keeps its own tun fd so the device goes away when main says, whatever the worker does. */
   tunFd: number;
   startedAt: number;
+  /** hex id the client's DTLS ClientHello carries (X-DTLS-App-ID / X-DTLS-Session-ID) */
+  dtlsId: string;
+  /** e.g. (DTLS1.2)-(PSK)-(AES-256-GCM), once DTLS is up */
+  dtlsCipher?: string;
 }
 
 /** How a session ended, as far as main was told. */
@@ -28,18 +32,22 @@ export interface SessionListener {
 
 export class SessionTable {
   private readonly byId = new Map<number, MainSession>();
+  private readonly byDtlsId = new Map<string, MainSession>();
   private readonly listeners = new Set<SessionListener>();
   private nextId = 1;
 
   newId(): number { return this.nextId++; }
   add(s: MainSession): void {
     this.byId.set(s.sessionId, s);
+    this.byDtlsId.set(s.dtlsId, s);
     for (const l of this.listeners) l.added?.(s);
   }
+  byDtls(id: string): MainSession | undefined { return this.byDtlsId.get(id); }
   get(id: number): MainSession | undefined { return this.byId.get(id); }
   remove(id: number, end?: SessionEnd): MainSession | undefined {
     const s = this.byId.get(id);
     this.byId.delete(id);
+    if (s) this.byDtlsId.delete(s.dtlsId);
     if (s) for (const l of this.listeners) l.removed?.(s, end);
     return s;
   }
