@@ -24,6 +24,13 @@ export interface ChannelOptions<In extends Bodies> {
   requestTimeoutMs?: number;
 }
 
+/**
+ * Messages read per wake-up. The reader keeps batch x MAX_MESSAGE bytes for the life of the
+ * channel, and main and sec-mod hold one channel per worker: IPC is not a hot path, so keep
+ * that small (16 cost a megabyte per worker in each process).
+ */
+const IPC_BATCH = 2;
+
 export class ChannelClosedError extends Error { override name = 'ChannelClosedError'; }
 
 interface Pending { resolve(r: Received<unknown>): void; reject(e: Error): void; timer: NodeJS.Timeout }
@@ -41,7 +48,7 @@ export class Channel<In extends Bodies, Out extends Bodies> {
   private closeListeners: Array<(reason: string) => void> = [];
 
   constructor(fd: number, private readonly opts: ChannelOptions<In>) {
-    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: MAX_MESSAGE, batch: 16, fds: true, strictSize: true }, {
+    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: MAX_MESSAGE, batch: IPC_BATCH, fds: true, strictSize: true }, {
       onPackets: (slab, lengths, fds) => this.onPackets(slab, lengths, fds),
       onError: (err) => {
         this.opts.log.warn({ channel: this.opts.name, reason: err.message }, 'IPC socket error; closing the channel');

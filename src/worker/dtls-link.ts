@@ -7,6 +7,9 @@ import { RecordProtection } from '../dtls/protection';
 export const enum DtlsPayload { Data = 0x00, DpdReq = 0x03, DpdResp = 0x04, Disconnect = 0x05, Keepalive = 0x07, Compressed = 0x08 }
 
 const UDP_BATCH = 32;
+/** A tunnel datagram is at most one MTU-sized packet plus record overhead; the reader keeps
+ *  UDP_BATCH of these per session, so this bounds per-session memory too. */
+const MAX_DATAGRAM = 4096;
 const DATA_PREFIX = Buffer.from([DtlsPayload.Data]);
 const IP_UDP_DTLS_HEADERS = 20 + 8 + 13;
 
@@ -34,7 +37,7 @@ export class DtlsLink {
       data: (pt) => { this.lastRx = Date.now(); hooks.payload(pt); },
       closed: (reason) => this.shutdown(reason),
     });
-    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: 65535, batch: UDP_BATCH }, {
+    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: MAX_DATAGRAM, batch: UDP_BATCH }, {
       onPackets: (slab, lengths) => {
         let off = 0;
         for (const len of lengths) {
