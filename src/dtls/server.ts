@@ -69,6 +69,11 @@ export class DtlsServer {
   private badFinished = 0;
 
   constructor(private readonly mode: DtlsMode, private readonly hooks: DtlsServerHooks) {
+    this.armHandshakeTimer();
+  }
+
+  private armHandshakeTimer(): void {
+    if (this.handshakeTimer) return;
     this.handshakeTimer = setTimeout(() => this.close('DTLS handshake timed out'), HANDSHAKE_TIMEOUT_MS);
     this.handshakeTimer.unref();
   }
@@ -413,10 +418,7 @@ export class DtlsServer {
     this.readProt = this.writeProt = this.pendingRead = undefined;
     this.readEpoch1 = false;
     this.lastFlight = [];
-    if (!this.handshakeTimer) {
-      this.handshakeTimer = setTimeout(() => this.close('DTLS handshake timed out'), HANDSHAKE_TIMEOUT_MS);
-      this.handshakeTimer.unref();
-    }
+    this.armHandshakeTimer();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { PacketIO } from '../native';
+import { PacketIO, closeFd } from '../native';
 import { zeroStats, type SessionParams, type SessionStats } from '../ipc/messages';
 import type { Logger } from '../common/log';
 import type { DtlsEstablished, DtlsMode } from '../dtls/server';
@@ -74,8 +74,7 @@ export class Tunnel {
   /** A UDP flow for this session arrived via main: run DTLS on it, replacing any older one. */
   attachDtls(fd: number, firstDatagram: Buffer): void {
     if (this.ended || !this.dtlsMode) {
-      const io = new PacketIO(fd, { mode: 'msg', maxPacket: 64, batch: 1 }, { onPackets: () => {} });
-      io.close();
+      closeFd(fd);
       return;
     }
     const old = this.dtls;
