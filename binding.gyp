@@ -7,10 +7,14 @@
         "src/native/aead.cc",
         "src/native/errors.cc",
         "src/native/fd_util.cc",
+        "src/native/fd_move.cc",
         "src/native/fd_watcher.cc",
         "src/native/packet_io.cc",
         "src/native/poll_handle.cc",
+        "src/native/privs.cc",
+        "src/native/seccomp.cc",
         "src/native/seqpacket.cc",
+        "src/native/sign.cc",
         "src/native/tun.cc",
         "src/native/udp.cc"
       ],
@@ -23,6 +27,19 @@
         "_GNU_SOURCE"
       ],
       "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    },
+    {
+      # OpenSSL engine for key isolation (src/native/engine/keyfwd.h): loaded by id from
+      # OPENSSL_ENGINES as <id>.so, and not linked to libcrypto, so it binds to node's.
+      "target_name": "ocserv_keyfwd",
+      "product_prefix": "",
+      "target_conditions": [["_type=='loadable_module'", {"product_extension": "so"}]],
+      "sources": [
+        "src/native/engine/keyfwd_engine.c",
+        "src/native/engine/keyfwd_wire.c"
+      ],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fvisibility=hidden"]
     }
   ]
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { OPTIONS, type OptionSpec } from './config-schema';
+import { DEFAULT_OCCTL_SOCKET } from '../ipc/control';
 
 /** A problem in a config file, always with the place it was found. */
 export class ConfigError extends Error {
@@ -41,6 +42,10 @@ export interface Config {
   serverCert: string[];
   serverKey: string[];
   caCert?: string;
+  /** false: workers hold the private keys instead of asking sec-mod (issue 4) */
+  keyIsolation: boolean;
+  /** seccomp filter in workers */
+  isolateWorkers: boolean;
   runAsUser: string;
   runAsGroup: string;
   socketFile: string;
@@ -61,6 +66,15 @@ export interface Config {
   routes: Route[];
   noRoutes: Route[];
   banner?: string;
+  // occtl and bans (issue 7); times in seconds
+  useOcctl: boolean;
+  occtlSocketFile: string;
+  occtlGroup?: string;
+  maxBanScore: number;
+  banResetTime: number;
+  banPointsWrongPassword: number;
+  banPointsConnection: number;
+  minReauthTime: number;
   /** Every option as written, for the options not yet given a typed field. */
   raw: RawConfig;
 }
@@ -243,6 +257,8 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     serverCert,
     serverKey,
     caCert: str('ca-cert'),
+    keyIsolation: bool('key-isolation', true),
+    isolateWorkers: bool('isolate-workers', false),
     runAsUser: str('run-as-user') ?? 'nobody',
     runAsGroup: str('run-as-group') ?? 'nogroup',
     socketFile: str('socket-file') ?? '/run/ocserv-ts-socket',
@@ -262,6 +278,16 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     routes: routes.hasDefault ? [] : routes.routes,
     noRoutes: noRoutes.routes,
     banner: str('banner'),
+    useOcctl: bool('use-occtl', false),
+    occtlSocketFile: str('occtl-socket-file') ?? DEFAULT_OCCTL_SOCKET,
+    occtlGroup: str('occtl-group'),
+    // ocserv's built-in defaults (vpn.h); min-reauth-time takes sample.config's value, as
+    // ocserv's built-in 0 would make every ban last no time at all
+    maxBanScore: num('max-ban-score', 30),
+    banResetTime: num('ban-reset-time', 300),
+    banPointsWrongPassword: num('ban-points-wrong-password', 10),
+    banPointsConnection: num('ban-points-connection', 1),
+    minReauthTime: num('min-reauth-time', 300),
     raw,
   };
 }

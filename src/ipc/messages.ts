@@ -5,7 +5,8 @@
  * described by validators, and their TypeScript types are derived from those validators,
  * so what main and sec-mod accept is exactly what they check.
  */
-import { bool, obj, optional, record, str, uint, type Infer } from './validate';
+import { array, bool, obj, optional, record, str, uint, type Infer } from './validate';
+import { peerProofShape, type PeerProof } from './peer-proof';
 
 // ---------- shared shapes ----------
 
@@ -49,9 +50,12 @@ export interface WorkerConfig {
   udpPort: number;
   dtlsPsk: boolean;
   dtlsLegacy: boolean;
+  /** isolate-workers: a seccomp filter confines the worker to the system calls it needs */
+  isolateWorkers?: boolean;
 }
 
-export interface TlsMaterial { certs: string[]; keys: string[]; ca?: string }
+/** keys only with key-isolation = false; otherwise sec-mod signs for the worker (issue 4). */
+export interface TlsMaterial { certs: string[]; keys?: string[]; ca?: string }
 
 const statsShape = obj({
   rxBytes: uint(), txBytes: uint(), rxPackets: uint(), txPackets: uint(),
@@ -72,7 +76,20 @@ export const workerToMain = {
     logout: bool,
     stats: statsShape,
   }),
+  // occtl (issue 7): what only the worker knows about its sessions, for `occtl show users`
+  'session.info.reply': obj({
+    sessions: array(obj({
+      sessionId: uint(),
+      stats: statsShape,
+      userAgent: str(512),
+      hostname: str(256),
+      tlsCipher: str(128),
+      localAddr: str(64),
+    }), 100),
+  }),
 };
+/** main asks a worker about at most this many sessions at once, so the answer fits one message. */
+export const SESSION_INFO_BATCH = 100;
 export type WorkerToMain = { [K in keyof typeof workerToMain]: Infer<(typeof workerToMain)[K]> };
 
 // ---------- main -> worker (trusted) ----------
@@ -80,7 +97,7 @@ export type WorkerToMain = { [K in keyof typeof workerToMain]: Infer<(typeof wor
 export interface MainToWorker {
   'worker.init': { workerId: number; config: WorkerConfig; tls: TlsMaterial };
   /** fd[0] is the accepted TCP connection. */
-  'conn.new': { connId: number; remoteAddr: string; remotePort: number; localAddr: string; localPort: number };
+  'conn.new': { connId: number; remoteAddr: string; remotePort: number; localAddr: string; localPort: number; proof: PeerProof };
   /** Reply to session.open; fd[0] is the tun when ok. */
   'session.opened': { ok: true; params: SessionParams } | { ok: false; reason: string };
   'session.terminate': { sessionId: number; reason: string };
@@ -88,6 +105,10 @@ export interface MainToWorker {
   'dtls.new': { sessionId: number; datagram: Uint8Array };
   /** fd[0] is a channel to a restarted sec-mod. */
   'secmod.attach': Record<string, never>;
+  /** fd[0] is the key channel to sec-mod (src/ipc/key-messages.ts), for the TLS key engine. */
+  'key.attach': Record<string, never>;
+  /** occtl (issue 7): answered with session.info.reply for those of these sessions the worker has. */
+  'session.info': { sessionIds: number[] };
 }
 
 // ---------- worker -> sec-mod (untrusted) ----------
@@ -95,6 +116,8 @@ export interface MainToWorker {
 export const workerToSecmod = {
   'auth.init': obj({
     remoteAddr: str(64),
+    /** main's MAC over what it saw of this client; remoteAddr must match it */
+    proof: peerProofShape,
     userAgent: str(512),
     username: optional(str(256)),
     groupname: optional(str(256)),
@@ -122,8 +145,19 @@ export interface SecmodToWorker {
 export interface MainToSecmod {
   /** fd[0] is sec-mod's end of a new worker's channel. */
   'worker.attach': { workerId: number };
+  /** fd[0] is sec-mod's end of a worker's key channel (src/ipc/key-messages.ts). */
+  'key.attach': { workerId: number };
+  /** The key of the peer proofs main gives workers (src/ipc/peer-proof.ts). */
+  'peer.key': { key: Uint8Array };
   'session.open': { cookie: string; remoteAddr: string };
   'session.closed': { cookie: string; logout: boolean; stats: SessionStats; reason: string };
+  // occtl (issue 7)
+  /** A page of sessions and logins in progress; answered with ctl.sessions.reply. */
+  'ctl.sessions': { offset: number; limit: number };
+  /** Invalidates the cookies of a session id (occtl terminate session); answered with ctl.drop.reply. */
+  'ctl.drop': { sid: string };
+  /** Re-read the configuration file; answered with config.reload.reply. */
+  'config.reload': Record<string, never>;
 }
 
 export interface SecmodToMain {
@@ -131,4 +165,10 @@ export interface SecmodToMain {
   'session.open.reply':
     | { ok: true; username: string; groupname: string; sid: string; cookieTimeout: number }
     | { ok: false; reason: string };
+  // occtl (issue 7)
+  'auth.failed': { remoteAddr: string; username: string };
+  'auth.succeeded': { remoteAddr: string; username: string; ms: number };
+  'ctl.sessions.reply': { total: number; sessions: import('./control').SecmodSessionInfo[] };
+  'ctl.drop.reply': { dropped: number };
+  'config.reload.reply': { ok: boolean; message?: string };
 }

@@ -110,3 +110,13 @@ export function banKey(ip: string): string | undefined {
   const bytes = addr.toByteArray().slice(0, 8).concat([0, 0, 0, 0, 0, 0, 0, 0]);
   return ipaddr.fromByteArray(bytes).toString();
 }
+
+export function banSettingsOf(c: BanSettings): BanSettings {
+  return {
+    maxBanScore: c.maxBanScore,
+    banResetTime: c.banResetTime,
+    banPointsWrongPassword: c.banPointsWrongPassword,
+    banPointsConnection: c.banPointsConnection,
+    minReauthTime: c.minReauthTime,
+  };
+}

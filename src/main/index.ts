@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   const runAs = resolveRunAs(config.runAsUser, config.runAsGroup);
   const workerScript = join(ROOT, 'dist', 'src', 'worker', 'index.js');
   try {
-    checkCodeReadable(ROOT, ['dist/src/worker/index.js', 'build/Release/ocserv_native.node', 'node_modules/msgpackr/package.json'], runAs);
+    checkCodeReadable(ROOT, ['dist/src/worker/index.js', 'build/Release/ocserv_native.node', 'build/Release/ocserv_keyfwd.so', 'node_modules/msgpackr/package.json'], runAs);
   } catch (err) {
     fail((err as Error).message);
   }

@@ -12,6 +12,7 @@ export class SecmodProcess {
   proc?: ChildProcess;
   channel?: Channel<SecmodToMain, MainToSecmod>;
   private stopping = false;
+  private readonly channelSetups: Array<(ch: Channel<SecmodToMain, MainToSecmod>) => void> = [];
 
   constructor(
     private readonly script: string,
@@ -32,6 +33,7 @@ export class SecmodProcess {
     this.proc = proc;
     const channel = new Channel<SecmodToMain, MainToSecmod>(mine, { name: 'main<-sec-mod', log: this.log });
     this.channel = channel;
+    for (const setup of this.channelSetups) setup(channel);
     proc.on('exit', (code, signal) => {
       channel.close('sec-mod exited');
       if (this.stopping) return;
@@ -43,6 +45,12 @@ export class SecmodProcess {
       channel.on('secmod.ready', () => { clearTimeout(t); resolve(); });
       proc.once('exit', () => { clearTimeout(t); reject(new Error('sec-mod exited during start-up')); });
     });
+  }
+
+  /** Handlers for sec-mod's notifications, set on this channel and on every channel to a restarted sec-mod. */
+  onChannel(setup: (ch: Channel<SecmodToMain, MainToSecmod>) => void): void {
+    this.channelSetups.push(setup);
+    if (this.channel && !this.channel.isClosed) setup(this.channel);
   }
 
   /** From now on an exit of sec-mod is expected (shutdown has begun), not a crash to repair. */

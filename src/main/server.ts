@@ -12,6 +12,11 @@ import { SecmodProcess } from './secmod-proc';
 import { SessionTable, type MainSession } from './sessions';
 import { UdpHandover } from './udp-handover';
 import { WorkerPool, type WorkerProc } from './workers';
+import { Admin } from './admin';
+import { provePeer } from '../ipc/peer-proof';
+import { checkServerKeys } from './key-check';
+import { linkKeys } from './key-links';
+import { dropCapabilities } from './least-privilege';
 
 export interface MainServerOptions {
   config: Config;
@@ -39,21 +44,29 @@ export class MainServer {
   private udp?: UdpSocket;
   private udpHandover?: UdpHandover;
   private nextConnId = 1;
+  /** MAC key of what main tells sec-mod, through workers, about clients (src/ipc/peer-proof.ts) */
+  private readonly peerKey = randomBytes(32);
+  /** fixed at start: a reload cannot move keys into or out of running workers */
+  private readonly keyIsolation: boolean;
 
   constructor(private readonly o: MainServerOptions) {
     this.log = o.log;
     this.config = o.config;
+    this.keyIsolation = o.config.keyIsolation;
     if (o.config.ipv4) this.pool = new Ipv4Pool(o.config.ipv4.network, o.config.ipv4.prefix, o.config.predictableIps);
     this.secmod = new SecmodProcess(o.secmodScript, o.config.file, o.log, () => this.reattachWorkers(), o.childEnv);
+    // every sec-mod, restarted ones too, learns the key of the peer proofs first
+    this.secmod.onChannel((ch) => ch.send('peer.key', { key: this.peerKey }));
   }
 
   async start(): Promise<void> {
     const c = this.config;
     if (!this.pool) throw new Error(`${c.file}: no ipv4-network configured; clients need addresses`);
-    // TODO(key isolation, issue 4): the key goes to workers until sec-mod signs for them.
+    checkServerKeys(c, this.o.runAs, this.log);
+    // Key isolation (issue 4): workers get the certificates only; sec-mod reads the keys.
     const tls = {
       certs: c.serverCert.map((f) => readFileSync(f, 'utf8')),
-      keys: c.serverKey.map((f) => readFileSync(f, 'utf8')),
+      keys: this.keyIsolation ? undefined : c.serverKey.map((f) => readFileSync(f, 'utf8')),
       ca: c.caCert ? readFileSync(c.caCert, 'utf8') : undefined,
     };
     await this.secmod.start();
@@ -69,6 +82,7 @@ export class MainServer {
       udpPort: c.udpPort,
       dtlsPsk: c.dtlsPsk,
       dtlsLegacy: c.dtlsLegacy,
+      isolateWorkers: c.isolateWorkers,
     };
     this.workers = new WorkerPool({
       script: this.o.workerScript,
@@ -83,7 +97,9 @@ export class MainServer {
       onExit: (w, why) => this.workerGone(w, why),
     });
     this.workers.start();
+    this.startAdmin();
     await this.listen();
+    dropCapabilities(this.log);
   }
 
   private listen(): Promise<void> {
@@ -132,6 +148,7 @@ export class MainServer {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
     const remoteAddr = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     if (fd === undefined || fd < 0) { socket.destroy(); return; }
+    if (this.admin?.refuse(remoteAddr)) { socket.destroy(); return; }
     const connId = this.nextConnId++;
     try {
       const w = this.workers.assign(fd, {
@@ -140,6 +157,7 @@ export class MainServer {
         remotePort: socket.remotePort ?? 0,
         localAddr: (socket.localAddress ?? '').replace(/^::ffff:/, ''),
         localPort: socket.localPort ?? 0,
+        proof: provePeer(this.peerKey, { connId, remoteAddr, cert: 'none' }),
       });
       this.conns.set(connId, { workerId: w.id, remoteAddr });
       this.log.debug({ ip: remoteAddr, connId, worker: w.id }, 'connection handed to worker');
@@ -150,6 +168,7 @@ export class MainServer {
   }
 
   private setupWorker(w: WorkerProc): void {
+    if (this.keyIsolation) linkKeys(this.secmod, w);
     w.channel.on('worker.ready', ({ pid }) => this.log.debug({ worker: w.id, pid }, 'worker ready'));
     w.channel.on('conn.closed', ({ connId }) => {
       if (this.conns.get(connId)?.workerId !== w.id) return;
@@ -251,7 +270,7 @@ export class MainServer {
   }
 
   private endSession(s: MainSession, reason: string, logout: boolean, stats: SessionStats): void {
-    this.sessions.remove(s.sessionId);
+    this.sessions.remove(s.sessionId, { reason, stats });
     closeFd(s.tunFd);
     this.pool?.release(s.lease.remote);
     this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout, reason, stats });
@@ -270,6 +289,7 @@ export class MainServer {
     for (const w of this.workers?.all() ?? []) {
       const [secmodEnd, workerEnd] = seqpacketPair();
       this.secmod.channel?.send('worker.attach', { workerId: w.id }, [secmodEnd]);
+      if (this.keyIsolation) linkKeys(this.secmod, w);
       w.channel.send('secmod.attach', {}, [workerEnd]);
       closeFd(secmodEnd);
       closeFd(workerEnd);
@@ -278,6 +298,7 @@ export class MainServer {
   }
 
   async stop(): Promise<void> {
+    this.admin?.stop();
     this.secmod.expectExit();
     this.tcp?.close();
     this.udp?.close();
@@ -288,5 +309,21 @@ export class MainServer {
     this.workers?.stop();
     for (const s of [...this.sessions.all()]) this.endSession(s, 'server shut down', false, zeroStats());
     this.secmod.stop();
+  }
+
+  // ---------- occtl control socket, bans and reload (issue 7) ----------
+  private admin?: Admin;
+
+  private startAdmin(): void {
+    this.admin = new Admin({
+      log: this.log,
+      config: () => this.config,
+      // reload swaps the configuration new sessions are opened with
+      setConfig: (c) => { (this as unknown as { config: Config }).config = c; },
+      sessions: this.sessions,
+      workers: () => this.workers,
+      secmod: this.secmod,
+    });
+    this.admin.start();
   }
 }

@@ -8,9 +8,13 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitAead(env, exports);
   ocs::InitFdUtil(env, exports);
+  ocs::InitFdMove(env, exports);
   ocs::InitFdWatcher(env, exports);
   ocs::InitPacketIO(env, exports);
+  ocs::InitPrivs(env, exports);
+  ocs::InitSeccomp(env, exports);
   ocs::InitSeqpacket(env, exports);
+  ocs::InitSign(env, exports);
   ocs::InitTun(env, exports);
   ocs::InitUdp(env, exports);
   return exports;

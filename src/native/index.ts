@@ -195,8 +195,34 @@ export interface AeadConstructor {
   new (alg: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305', key: Buffer, iv: Buffer): Aead;
 }
 
+/**
+ * A private key held in native memory (sec-mod only). sign() performs the operation the
+ * worker's key engine forwards: 'ecdsa' signs a digest (DER signature), 'pkcs1' signs a
+ * DigestInfo with EMSA-PKCS1-v1_5 padding, 'none' is the raw RSA private operation on a
+ * modulus-sized block. The constructor reads a PEM key; the caller wipes its buffer.
+ */
+export interface KeySigner {
+  readonly type: 'ec' | 'rsa';
+  readonly bits: number;
+  /** longest signature in bytes */
+  readonly size: number;
+  sign(data: Buffer, padding: 'ecdsa' | 'pkcs1' | 'none'): Buffer;
+  /** DER SubjectPublicKeyInfo */
+  publicKey(): Buffer;
+  /** frees the key now rather than at garbage collection */
+  destroy(): void;
+}
+export interface KeySignerConstructor {
+  new (pem: Buffer): KeySigner;
+}
+
 interface NativeAddon {
   Aead: AeadConstructor;
+  KeySigner: KeySignerConstructor;
+  moveFd(from: number, to: number): void;
+  capsLimit(keep: number[]): void;
+  noNewPrivs(): void;
+  seccompWorker(): void;
   tunOpen(name: string): TunDevice;
   tunConfigure(name: string, opts: TunConfig): void;
   tunConfigure6(name: string, opts: TunConfig6): void;
@@ -317,3 +343,33 @@ export const Aead: AeadConstructor = native.Aead;
 
 /** See FdWatcher interface. */
 export const FdWatcher: FdWatcherConstructor = native.FdWatcher;
+
+/** See the KeySigner interface. */
+export const KeySigner: KeySignerConstructor = native.KeySigner;
+
+/** dup3(from, to, O_CLOEXEC), then close(from): `to` now refers to what `from` did. */
+export function moveFd(from: number, to: number): void {
+  native.moveFd(from, to);
+}
+
+/**
+ * Keeps only these capabilities (numbers as in linux/capability.h) in the bounding,
+ * permitted and effective sets; inheritable and ambient become empty. Children started
+ * afterwards, even as root, can hold no others.
+ */
+export function capsLimit(keep: number[]): void {
+  native.capsLimit(keep);
+}
+
+/** prctl(PR_SET_NO_NEW_PRIVS): nothing this process executes can gain privileges. */
+export function noNewPrivs(): void {
+  native.noNewPrivs();
+}
+
+/**
+ * Confines every thread of this process to a worker's system calls (src/native/seccomp.cc);
+ * others fail with EPERM. Irreversible; implies no_new_privs.
+ */
+export function seccompWorker(): void {
+  native.seccompWorker();
+}

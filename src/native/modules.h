@@ -7,9 +7,13 @@ namespace ocs {
 
 void InitAead(Napi::Env env, Napi::Object exports);
 void InitFdUtil(Napi::Env env, Napi::Object exports);
+void InitFdMove(Napi::Env env, Napi::Object exports);
 void InitFdWatcher(Napi::Env env, Napi::Object exports);
 void InitPacketIO(Napi::Env env, Napi::Object exports);
+void InitPrivs(Napi::Env env, Napi::Object exports);
+void InitSeccomp(Napi::Env env, Napi::Object exports);
 void InitSeqpacket(Napi::Env env, Napi::Object exports);
+void InitSign(Napi::Env env, Napi::Object exports);
 void InitTun(Napi::Env env, Napi::Object exports);
 void InitUdp(Napi::Env env, Napi::Object exports);
 

@@ -3,11 +3,15 @@ import type { AuthMethod } from '../common/config';
 import type { AuthPrompt, SecmodToWorker, WorkerToSecmod } from '../ipc/messages';
 import type { Logger } from '../common/log';
 import { PasswdFile } from './passwd';
+import { newSid } from './sessions';
 
 type Reply = SecmodToWorker['auth.reply'];
 
 interface PendingLogin {
   authId: string;
+  /** the session id this login will carry once it succeeds (occtl lists logins in progress by it) */
+  sid: string;
+  createdAt: number;
   remoteAddr: string;
   userAgent: string;
   username?: string;
@@ -15,7 +19,22 @@ interface PendingLogin {
   expiresAt: number;
 }
 
-export interface AuthSuccess { username: string; groupname: string; remoteAddr: string }
+export interface AuthSuccess { username: string; groupname: string; remoteAddr: string; sid: string; userAgent: string }
+
+/** What main hears about logins: failures feed the ban scores, both feed `occtl show status`. */
+export interface AuthEvents {
+  failed(remoteAddr: string, username: string): void;
+  succeeded(remoteAddr: string, username: string, ms: number): void;
+}
+
+export interface PendingInfo {
+  sid: string;
+  username: string;
+  remoteAddr: string;
+  userAgent: string;
+  createdAt: number;
+  failures: number;
+}
 
 const LOGIN_PROMPTS: AuthPrompt[] = [
   { name: 'username', label: 'Username:', type: 'text' },
@@ -28,18 +47,37 @@ const LOGIN_PROMPTS: AuthPrompt[] = [
  */
 export class Authenticator {
   private readonly pending = new Map<string, PendingLogin>();
-  private readonly passwd?: PasswdFile;
+  private passwd?: PasswdFile;
 
   constructor(
     methods: AuthMethod[],
-    private readonly authTimeoutS: number,
+    private authTimeoutS: number,
     private readonly log: Logger,
     private readonly onSuccess: (s: AuthSuccess) => { cookie: string },
+    private readonly events?: AuthEvents,
   ) {
+    this.setMethods(methods);
+  }
+
+  /** A reloaded configuration: logins in progress carry on with the new backend. */
+  reconfigure(methods: AuthMethod[], authTimeoutS: number): void {
+    this.authTimeoutS = authTimeoutS;
+    this.setMethods(methods);
+  }
+
+  private setMethods(methods: AuthMethod[]): void {
     const plain = methods.find((m) => m.type === 'plain');
-    if (plain) this.passwd = new PasswdFile(plain.params.passwd);
+    this.passwd = plain ? new PasswdFile(plain.params.passwd) : undefined;
     const other = methods.filter((m) => m.type !== 'plain').map((m) => m.type);
-    if (other.length) log.warn({ methods: other }, 'auth methods not yet supported are ignored');
+    if (other.length) this.log.warn({ methods: other }, 'auth methods not yet supported are ignored');
+  }
+
+  /** Logins in progress, for occtl's session list. */
+  inProgress(): PendingInfo[] {
+    this.expire();
+    return [...this.pending.values()].map((l) => ({
+      sid: l.sid, username: l.username ?? '', remoteAddr: l.remoteAddr, userAgent: l.userAgent, createdAt: l.createdAt, failures: l.failures,
+    }));
   }
 
   init(req: WorkerToSecmod['auth.init']): Reply {
@@ -47,6 +85,8 @@ export class Authenticator {
     const authId = randomBytes(24).toString('base64url');
     this.pending.set(authId, {
       authId,
+      sid: newSid(),
+      createdAt: Date.now(),
       remoteAddr: req.remoteAddr,
       userAgent: req.userAgent,
       username: req.username,
@@ -68,12 +108,14 @@ export class Authenticator {
     const verdict = this.checkPassword(username, password);
     if (verdict.ok) {
       this.pending.delete(req.authId);
-      const { cookie } = this.onSuccess({ username, groupname: verdict.groupname, remoteAddr: login.remoteAddr });
+      const { cookie } = this.onSuccess({ username, groupname: verdict.groupname, remoteAddr: login.remoteAddr, sid: login.sid, userAgent: login.userAgent });
       this.log.info({ user: username, ip: login.remoteAddr }, 'user logged in');
+      this.events?.succeeded(login.remoteAddr, username, Date.now() - login.createdAt);
       return { status: 'ok', cookie, username };
     }
     login.failures++;
     this.log.warn({ user: username, ip: login.remoteAddr, reason: verdict.reason }, 'failed login');
+    this.events?.failed(login.remoteAddr, username);
     // A fresh id per round means a replayed auth-reply cannot ride on an old form.
     this.pending.delete(req.authId);
     login.authId = randomBytes(24).toString('base64url');

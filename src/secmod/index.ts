@@ -8,7 +8,12 @@ import { createLogger } from '../common/log';
 import { Channel } from '../ipc/channel';
 import { workerToSecmod, type MainToSecmod, type SecmodToMain, type SecmodToWorker, type WorkerToSecmod } from '../ipc/messages';
 import { Authenticator } from './auth';
+import { sessionList } from './session-list';
 import { CookieStore } from './sessions';
+import { KeyService, keyPairs } from './key-service';
+import { PeerCheck } from './peer-check';
+import { dropSecmodCapabilities } from './privileges';
+import { closeFd } from '../native';
 
 const MAIN_FD = 3;
 const log = createLogger('sec-mod');
@@ -17,11 +22,26 @@ if (!configPath) {
   log.fatal('sec-mod needs the config path as its argument');
   process.exit(2);
 }
-const config = loadConfig(configPath);
+let config = loadConfig(configPath);
 const cookies = new CookieStore(config.cookieTimeout);
-const auth = new Authenticator(config.auth, config.authTimeout, log, (s) => cookies.issue(s.username, s.groupname, s.remoteAddr));
-
+// key isolation (issue 4): the server's private keys live here and never in a worker
+let keys: KeyService | undefined;
+try {
+  keys = config.keyIsolation ? new KeyService(keyPairs(config), log) : undefined;
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, 'cannot load the server keys');
+  process.exit(1);
+}
+const peers = new PeerCheck();
+dropSecmodCapabilities(log);
 const main = new Channel<MainToSecmod, SecmodToMain>(MAIN_FD, { name: 'sec-mod<-main', log });
+const auth = new Authenticator(config.auth, config.authTimeout, log,
+  (s) => cookies.issue(s.username, s.groupname, s.remoteAddr, { sid: s.sid, userAgent: s.userAgent }),
+  {
+    // main keeps the ban scores and the statistics occtl shows
+    failed: (remoteAddr, username) => main.send('auth.failed', { remoteAddr, username }),
+    succeeded: (remoteAddr, username, ms) => main.send('auth.succeeded', { remoteAddr, username, ms }),
+  });
 main.onClose((reason) => {
   log.info({ reason }, 'main went away; sec-mod exits');
   process.exit(0);
@@ -31,9 +51,24 @@ main.on('worker.attach', ({ workerId }, { fds }) => {
   const [fd] = fds;
   if (fd === undefined) return;
   const ch = new Channel<WorkerToSecmod, SecmodToWorker>(fd, { name: `sec-mod<-worker${workerId}`, log, validators: workerToSecmod });
-  ch.on('auth.init', (body, ctx) => ctx.reply('auth.reply', auth.init(body)));
+  ch.on('auth.init', (body, ctx) => {
+    if (!peers.proven(body)) {
+      log.warn({ worker: workerId, ip: body.remoteAddr }, 'login request without main\'s proof of its client; closing the worker\'s channel');
+      ch.close('unproven peer');
+      return;
+    }
+    ctx.reply('auth.reply', auth.init(body));
+  });
   ch.on('auth.cont', (body, ctx) => ctx.reply('auth.reply', auth.cont(body)));
 });
+
+main.on('key.attach', ({ workerId }, { fds }) => {
+  const [fd] = fds;
+  if (fd === undefined) return;
+  if (keys) keys.attach(workerId, fd);
+  else closeFd(fd);
+});
+main.on('peer.key', ({ key }) => peers.setKey(key));
 
 main.on('session.open', ({ cookie, remoteAddr }, ctx) => {
   const s = cookies.lookup(cookie);
@@ -53,6 +88,30 @@ main.on('session.open', ({ cookie, remoteAddr }, ctx) => {
 main.on('session.closed', ({ cookie, logout, reason }) => {
   const s = cookies.release(cookie, logout);
   if (s) log.info({ user: s.username, sid: s.sid, reason, logout }, 'session closed');
+});
+
+main.on('ctl.sessions', ({ offset, limit }, ctx) => {
+  const all = sessionList(cookies.list(), auth.inProgress());
+  ctx.reply('ctl.sessions.reply', { total: all.length, sessions: all.slice(offset, offset + limit) });
+});
+
+main.on('ctl.drop', ({ sid }, ctx) => {
+  const dropped = cookies.dropSid(sid);
+  for (const s of dropped) log.info({ user: s.username, sid: s.sid }, 'session terminated by the administrator');
+  ctx.reply('ctl.drop.reply', { dropped: dropped.length });
+});
+
+main.on('config.reload', (_body, ctx) => {
+  try {
+    config = loadConfig(configPath);
+  } catch (err) {
+    ctx.reply('config.reload.reply', { ok: false, message: (err as Error).message });
+    return;
+  }
+  auth.reconfigure(config.auth, config.authTimeout);
+  cookies.setTimeout(config.cookieTimeout);
+  log.info('configuration reloaded');
+  ctx.reply('config.reload.reply', { ok: true });
 });
 
 setInterval(() => cookies.expire(), 30_000).unref();

@@ -7,10 +7,18 @@ export interface CookieSession {
   username: string;
   groupname: string;
   remoteAddr: string;
+  userAgent: string;
   createdAt: number;
   /** While a tunnel uses the cookie it never expires; afterwards it lives cookie-timeout seconds. */
   inUse: boolean;
+  /** a tunnel has used it at least once */
+  activated: boolean;
   expiresAt: number;
+}
+
+/** A new session id: shown by occtl (its first 6 characters as `Session`) and logged. */
+export function newSid(): string {
+  return randomBytes(9).toString('base64url');
 }
 
 /** The session cookies sec-mod has issued. Only sec-mod ever holds them. */
@@ -19,15 +27,18 @@ export class CookieStore {
 
   constructor(private cookieTimeoutS: number, private readonly now: () => number = Date.now) {}
 
-  issue(username: string, groupname: string, remoteAddr: string): CookieSession {
+  /** `sid` and `userAgent` carry over from the login that earned the cookie. */
+  issue(username: string, groupname: string, remoteAddr: string, extra: { sid?: string; userAgent?: string } = {}): CookieSession {
     const s: CookieSession = {
       cookie: randomBytes(32).toString('base64url'),
-      sid: randomBytes(9).toString('base64url'),
+      sid: extra.sid ?? newSid(),
       username,
       groupname,
       remoteAddr,
+      userAgent: extra.userAgent ?? '',
       createdAt: this.now(),
       inUse: false,
+      activated: false,
       expiresAt: this.now() + this.cookieTimeoutS * 1000,
     };
     this.byCookie.set(s.cookie, s);
@@ -45,7 +56,10 @@ export class CookieStore {
     return s;
   }
 
-  markInUse(s: CookieSession): void { s.inUse = true; }
+  markInUse(s: CookieSession): void {
+    s.inUse = true;
+    s.activated = true;
+  }
 
   /** A tunnel ended: a logout invalidates the cookie, anything else leaves it for a reconnect. */
   release(cookie: string, logout: boolean): CookieSession | undefined {
@@ -68,4 +82,24 @@ export class CookieStore {
   }
 
   get size(): number { return this.byCookie.size; }
+
+  /** Valid sessions, oldest first (what `occtl show sessions` lists). */
+  list(): CookieSession[] {
+    const now = this.now();
+    return [...this.byCookie.values()].filter((s) => s.inUse || s.expiresAt > now);
+  }
+
+  /** Forgets the sessions with this sid (occtl terminate session): their cookies stop working. */
+  dropSid(sid: string): CookieSession[] {
+    const dropped: CookieSession[] = [];
+    for (const [c, s] of this.byCookie) {
+      if (s.sid === sid) {
+        this.byCookie.delete(c);
+        dropped.push(s);
+      }
+    }
+    return dropped;
+  }
+
+  setTimeout(cookieTimeoutS: number): void { this.cookieTimeoutS = cookieTimeoutS; }
 }

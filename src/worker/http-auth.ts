@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SecmodToWorker, WorkerConfig } from '../ipc/messages';
 import type { Logger } from '../common/log';
+import type { PeerProof } from '../ipc/peer-proof';
 import { AuthXmlError, authFailXml, authRequestXml, authSuccessXml, parseClientAuth, parseFormAuth, type ClientAuthMessage } from './auth-xml';
 
 type AuthReply = SecmodToWorker['auth.reply'];
 
 export interface SecmodAuthClient {
-  init(req: { remoteAddr: string; userAgent: string; username?: string; groupname?: string }): Promise<AuthReply>;
+  init(req: { remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string }): Promise<AuthReply>;
   cont(req: { authId: string; answers: Record<string, string> }): Promise<AuthReply>;
 }
 
@@ -53,10 +54,12 @@ export class HttpAuth {
     private readonly log: Logger,
   ) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse, remoteAddr: string): Promise<void> {
+  /** peer: main's proof of who this client is, passed on to sec-mod with every new login */
+  async handle(req: IncomingMessage, res: ServerResponse, peer: PeerProof): Promise<void> {
+    const remoteAddr = peer.remoteAddr;
     res.setHeader('X-Transcend-Version', '1');
     if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
-      return this.sendReply(res, await this.secmod.init({ remoteAddr, userAgent: String(req.headers['user-agent'] ?? '') }));
+      return this.sendReply(res, await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? '') }));
     }
     if (req.method !== 'POST' || !(req.url === '/' || req.url === '/auth' || req.url?.startsWith('/auth?'))) {
       res.writeHead(404, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Not found\n');
@@ -77,6 +80,7 @@ export class HttpAuth {
     if (msg.type === 'init' || !authId) {
       const reply = await this.secmod.init({
         remoteAddr,
+        proof: peer,
         userAgent: String(req.headers['user-agent'] ?? ''),
         groupname: msg.groupSelect,
       });

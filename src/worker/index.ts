@@ -4,22 +4,30 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import { createLogger } from '../common/log';
 import { Channel } from '../ipc/channel';
-import { zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
+import { SESSION_INFO_BATCH, zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
 import { closeFd } from '../native';
 import { BodyTooLargeError, HttpAuth, cookieValue, type SecmodAuthClient } from './http-auth';
 import { connectedResponse, type DtlsOffer } from './connect-headers';
 import { chooseDtls } from './dtls-negotiation';
+import { clientHeaders, sessionInfo, type ClientHeaders } from './session-info';
 import { Tunnel } from './tunnel';
+import { KeySlot } from './key-slot';
+import { confineWorker, isolateWorker } from './sandbox';
+import { secureContextFor } from './tls-context';
+import type { PeerProof } from '../ipc/peer-proof';
 import type { DtlsMode } from '../dtls/server';
 
 const MAIN_FD = 3;
 const SECMOD_FD = 4;
 const log = createLogger('worker');
+confineWorker();
+// the TLS key engine's way to sec-mod (issue 4); main moves a socket onto it
+const keySlot = new KeySlot();
 
-interface Conn { id: number; remoteAddr: string; socket: TLSSocket; tunnel?: Tunnel; sessionId?: number }
+interface Conn { id: number; remoteAddr: string; proof: PeerProof; socket: TLSSocket; tunnel?: Tunnel; sessionId?: number }
 
 const conns = new Map<number, Conn>();
 const tunnels = new Map<number, Tunnel>();
@@ -57,7 +65,7 @@ function connOf(socket: unknown): Conn | undefined {
 http.on('request', (req, res) => {
   const conn = connOf(req.socket);
   if (!conn || !httpAuth) { res.destroy(); return; }
-  httpAuth.handle(req, res, conn.remoteAddr).catch((err: Error) => {
+  httpAuth.handle(req, res, conn.proof).catch((err: Error) => {
     const tooLarge = err instanceof BodyTooLargeError;
     log.warn({ ip: conn.remoteAddr, reason: err.message }, tooLarge ? 'request body too large; closing the connection' : 'auth request failed; closing the connection');
     if (!res.headersSent) res.writeHead(tooLarge ? 413 : 503, { Connection: 'close' }).end();
@@ -165,12 +173,14 @@ function clampInt(v: string | string[] | undefined, min: number, max: number, df
 
 main.on('worker.init', (msg) => {
   config = msg.config;
-  secureContext = createSecureContext({
-    cert: msg.tls.certs,
-    key: msg.tls.keys,
-    ca: msg.tls.ca,
-    minVersion: 'TLSv1.2',
-  });
+  try {
+    secureContext = secureContextFor(msg.tls, keySlot.fd);
+  } catch (err) {
+    // without credentials this worker could only drop the clients main gives it
+    log.fatal({ err: (err as Error).message }, 'cannot set up TLS; worker exits');
+    process.exit(1);
+  }
+  if (config.isolateWorkers) isolateWorker();
   httpAuth = new HttpAuth(authClient, config, log);
   log.debug({ workerId: msg.workerId }, 'worker initialised');
 });
@@ -181,7 +191,7 @@ main.on('conn.new', (msg, { fds }) => {
   if (!secureContext || !config) { closeFd(fd); return; }
   const raw = new Socket({ fd, readable: true, writable: true });
   const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, requestCert: false });
-  const conn: Conn = { id: msg.connId, remoteAddr: msg.remoteAddr, socket: tlsSocket };
+  const conn: Conn = { id: msg.connId, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket };
   (tlsSocket as unknown as { ocservConn: Conn }).ocservConn = conn;
   conns.set(conn.id, conn);
   // Login must finish within auth-timeout; a tunnel clears this.
@@ -213,6 +223,11 @@ main.on('dtls.new', ({ sessionId, datagram }, { fds }) => {
   tunnel.attachDtls(fd, Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength));
 });
 
+main.on('key.attach', (_msg, { fds }) => {
+  const fd = fds[0];
+  if (fd !== undefined) keySlot.attach(fd);
+});
+
 main.on('secmod.attach', (_msg, { fds }) => {
   const fd = fds[0];
   if (fd === undefined) return;
@@ -223,6 +238,24 @@ main.on('secmod.attach', (_msg, { fds }) => {
 
 main.on('session.terminate', ({ sessionId, reason }) => {
   tunnels.get(sessionId)?.terminate(reason);
+});
+
+// ---- occtl (issue 7): what only this worker knows about its sessions ----
+const tunnelHeaders = new Map<number, ClientHeaders>();
+http.on('connect', (req: IncomingMessage, socket) => {
+  const conn = connOf(socket);
+  if (!conn) return;
+  tunnelHeaders.set(conn.id, clientHeaders(req));
+  socket.once('close', () => tunnelHeaders.delete(conn.id));
+});
+main.on('session.info', ({ sessionIds }, ctx) => {
+  const wanted = new Set(sessionIds);
+  const sessions = [];
+  for (const conn of conns.values()) {
+    if (conn.sessionId === undefined || !wanted.has(conn.sessionId) || !conn.tunnel) continue;
+    sessions.push(sessionInfo(conn.sessionId, conn.socket, conn.tunnel.counters, tunnelHeaders.get(conn.id)));
+  }
+  ctx.reply('session.info.reply', { sessions: sessions.slice(0, SESSION_INFO_BATCH) });
 });
 
 process.on('SIGTERM', () => {

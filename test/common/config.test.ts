@@ -58,7 +58,7 @@ t.test('route = default means a full tunnel (no split-include)', async (t) => {
 
 t.test('unknown and not-yet-supported options are warnings with their line', async (t) => {
   const warnings: ConfigWarning[] = [];
-  parse(`${BASE}frobnicate = 1\nisolate-workers = true\n`, warnings);
+  parse(`${BASE}frobnicate = 1\ncompression = true\n`, warnings);
   t.match(warnings, [
     { file: 'test.conf', line: 6, message: /unknown option 'frobnicate'/ },
     { file: 'test.conf', line: 7, message: /not yet supported/ },

@@ -500,6 +500,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** routed into the tun when the server pushes no split-include route */
   route?: string;
+  /** extra environment for openconnect (e.g. GNUTLS_SYSTEM_PRIORITY_FILE to pin the TLS version) */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface VpnSession {
@@ -525,7 +527,7 @@ export async function connectOpenconnect(topo: Topology, o: ConnectOptions): Pro
   if (o.interfaceName) args.push('-i', o.interfaceName);
   if (o.noDtls) args.push('--no-dtls');
   args.push(...(o.extraArgs ?? []), o.url);
-  const env: NodeJS.ProcessEnv = { ...process.env, OCS_TEST_STATE: stateFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, OCS_TEST_STATE: stateFile };
   if (o.route) env.OCS_TEST_ROUTE = o.route;
   else delete env.OCS_TEST_ROUTE;
 
@@ -669,6 +671,18 @@ export interface ServerFilesOptions {
    * that key (so `route = …` replaces the default route instead of adding one).
    */
   extraConfig?: string;
+  /** server certificate/key pairs, each signed by the CA (default: one ECDSA P-256) */
+  keys?: KeyKind[];
+}
+
+export type KeyKind = 'ecdsa' | 'rsa';
+
+export interface ServerKeyFiles {
+  kind: KeyKind;
+  certPath: string;
+  keyPath: string;
+  /** pin-sha256 of this certificate */
+  pin: string;
 }
 
 export interface ServerFiles {
@@ -686,6 +700,8 @@ export interface ServerFiles {
   port: number;
   /** the ipv4-network of the defaults; the server-side tun address is its first host */
   vpnNetwork: string;
+  /** every server-cert/server-key pair in config order; the first is certPath/keyPath/pin */
+  keys: ServerKeyFiles[];
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -693,6 +709,8 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
     const c = execFile(cmd, args, (err, stdout, stderr) =>
       err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
     );
+    // a tool that exits without reading its input (openssl, certtool) must not crash the test
+    c.stdin?.on('error', () => {});
     c.stdin?.end(input ?? '');
   });
 }
@@ -719,17 +737,26 @@ export async function writeServerFiles(dir: string, o: ServerFilesOptions): Prom
     pin: '',
     port,
     vpnNetwork: '198.19.0.0/24',
+    keys: [],
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   await run('openssl', ['req', '-x509', ...ec, '-keyout', p('ca-key.pem'), '-out', f.caCertPath, '-days', '3650',
     '-subj', '/CN=ocs-test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await run('openssl', ['req', '-new', ...ec, '-keyout', f.keyPath, '-out', p('server.csr'), '-subj', `/CN=${o.listenHost}`]);
   fs.writeFileSync(p('server-ext.cnf'),
     `subjectAltName=IP:${o.listenHost}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n`);
-  await run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', f.caCertPath, '-CAkey', p('ca-key.pem'),
-    '-CAcreateserial', '-days', '3650', '-extfile', p('server-ext.cnf'), '-out', f.certPath]);
-  fs.chmodSync(f.keyPath, 0o600);
-  f.pin = pinOf(fs.readFileSync(f.certPath));
+  for (const [i, kind] of (o.keys ?? ['ecdsa']).entries()) {
+    const k: ServerKeyFiles = i === 0
+      ? { kind, certPath: f.certPath, keyPath: f.keyPath, pin: '' }
+      : { kind, certPath: p(`server-cert-${i}-${kind}.pem`), keyPath: p(`server-key-${i}-${kind}.pem`), pin: '' };
+    const newkey = kind === 'rsa' ? ['-newkey', 'rsa:2048', '-nodes'] : ec;
+    await run('openssl', ['req', '-new', ...newkey, '-keyout', k.keyPath, '-out', p('server.csr'), '-subj', `/CN=${o.listenHost}`]);
+    await run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', f.caCertPath, '-CAkey', p('ca-key.pem'),
+      '-CAcreateserial', '-days', '3650', '-extfile', p('server-ext.cnf'), '-out', k.certPath]);
+    fs.chmodSync(k.keyPath, 0o600);
+    k.pin = pinOf(fs.readFileSync(k.certPath));
+    f.keys.push(k);
+  }
+  f.pin = f.keys[0].pin;
 
   fs.writeFileSync(f.passwdPath, '');
   for (const u of o.users) {
@@ -747,8 +774,7 @@ export async function writeServerFiles(dir: string, o: ServerFilesOptions): Prom
     ['pid-file', f.pidPath],
     ['use-occtl', true],
     ['occtl-socket-file', f.occtlSocketPath],
-    ['server-cert', f.certPath],
-    ['server-key', f.keyPath],
+    ...f.keys.flatMap((k): [string, string][] => [['server-cert', k.certPath], ['server-key', k.keyPath]]),
     ['run-as-user', 'nobody'],
     ['run-as-group', 'nogroup'],
     ['isolate-workers', false],

@@ -33,5 +33,7 @@ t.test('validators narrow worker messages and reject the rest', async (t) => {
   ];
   for (const b of bad) t.throws(() => workerToMain['session.open'](b, 'm'), ValidationError, JSON.stringify(b)?.slice(0, 60));
   t.throws(() => workerToSecmod['auth.cont']({ authId: 'a', answers: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'v'])) }, 'm'), /more than 8 keys/);
-  t.same(workerToSecmod['auth.init']({ remoteAddr: '198.18.0.2', userAgent: 'oc' }, 'm'), { remoteAddr: '198.18.0.2', userAgent: 'oc' });
+  const proof = { connId: 1, remoteAddr: '198.18.0.2', cert: 'none', mac: 'm' };
+  t.same(workerToSecmod['auth.init']({ remoteAddr: '198.18.0.2', proof, userAgent: 'oc' }, 'm'), { remoteAddr: '198.18.0.2', proof, userAgent: 'oc' });
+  t.throws(() => workerToSecmod['auth.init']({ remoteAddr: '198.18.0.2', userAgent: 'oc' }, 'm'), ValidationError, 'a login request needs main\'s proof');
 });

@@ -1,0 +1,84 @@
+import type { Config, Route } from '../common/config';
+import type { UserInfo } from '../ipc/control';
+import type { SessionStats, WorkerToMain } from '../ipc/messages';
+import type { MainSession } from './sessions';
+
+export type WorkerSessionInfo = WorkerToMain['session.info.reply']['sessions'][number];
+
+/**
+ * What a session was given when it opened. Kept per session because a reload changes the
+ * configuration for new sessions only.
+ */
+export interface SessionSnapshot {
+  dns: string[];
+  routes: string[];
+  noRoutes: string[];
+  dpd: number;
+  keepalive: number;
+  mtu: number;
+  /** the worker's last answer, for when it cannot answer now */
+  info?: WorkerSessionInfo;
+  /** the best traffic figures seen so far */
+  stats: SessionStats;
+}
+
+const route = (r: Route): string => `${r.network}/${r.netmask}`;
+
+export function snapshotOf(c: Config, mtu: number | undefined): SessionSnapshot {
+  return {
+    dns: [...c.dns],
+    routes: c.routes.map(route),
+    noRoutes: c.noRoutes.map(route),
+    dpd: c.dpd,
+    keepalive: c.keepalive,
+    mtu: mtu ?? c.mtu ?? 0,
+    stats: { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 },
+  };
+}
+
+/** Counters only grow; whichever source saw more is the closer to the truth. */
+export function maxStats(a: SessionStats, b?: SessionStats): SessionStats {
+  if (!b) return a;
+  return {
+    rxBytes: Math.max(a.rxBytes, b.rxBytes),
+    txBytes: Math.max(a.txBytes, b.txBytes),
+    rxPackets: Math.max(a.rxPackets, b.rxPackets),
+    txPackets: Math.max(a.txPackets, b.txPackets),
+  };
+}
+
+export function userInfo(s: MainSession, snap: SessionSnapshot, workerPid: number, listenHost?: string): UserInfo {
+  const info = snap.info;
+  return {
+    id: s.sessionId,
+    workerPid,
+    username: s.username,
+    groupname: s.groupname,
+    state: 'connected',
+    vhost: 'default',
+    device: s.tunName,
+    mtu: snap.mtu,
+    remoteIp: s.remoteAddr,
+    localDeviceIp: info?.localAddr || listenHost || '',
+    ipv4: s.lease.remote,
+    ptpIpv4: s.lease.local,
+    userAgent: info?.userAgent ?? '',
+    hostname: info?.hostname ?? '',
+    rxBytes: snap.stats.rxBytes,
+    txBytes: snap.stats.txBytes,
+    dpd: snap.dpd,
+    keepalive: snap.keepalive,
+    connectedAt: s.startedAt,
+    sid: s.sid,
+    tlsCipher: info?.tlsCipher ?? '',
+    dtlsCipher: s.dtlsCipher ?? '',
+    dns: snap.dns,
+    nbns: [],
+    splitDns: [],
+    routes: snap.routes,
+    noRoutes: snap.noRoutes,
+    iroutes: [],
+    restrictToRoutes: false,
+    restrictToPorts: [],
+  };
+}
