@@ -85,7 +85,7 @@ t.test('a malformed message closes that connection only', async (t) => {
   for (const msg of hostile) {
     const r = raw(path);
     r.send(msg);
-    t.ok(await waitFor(r.closed), `closed after ${msg.subarray(0, 24).toString('latin1')}`);
+    t.ok(await waitFor(r.closed), `closed after ${msg.subarray(0, 24).toString('hex')}`);
     r.close();
   }
   t.match(await bystander.request('ctl.status', {}), { pid: 1 }, 'the other connection is still served');
