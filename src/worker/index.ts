@@ -14,6 +14,7 @@ import { connectedResponse, type DtlsOffer } from './connect-headers';
 import { chooseDtls } from './dtls-negotiation';
 import { clientHeaders, sessionInfo, type ClientHeaders } from './session-info';
 import { Tunnel } from './tunnel';
+import { warmUpTls } from './warm-up';
 import { KeySlot } from './key-slot';
 import { confineWorker, isolateWorker } from './sandbox';
 import { secureContextFor } from './tls-context';
@@ -182,6 +183,7 @@ main.on('worker.init', (msg) => {
   }
   if (config.isolateWorkers) isolateWorker();
   httpAuth = new HttpAuth(authClient, config, log);
+  if (process.env.OCSERV_TS_NO_WARMUP === undefined) void warmUpTls(secureContext);
   log.debug({ workerId: msg.workerId }, 'worker initialised');
 });
 
