@@ -28,7 +28,7 @@ confineWorker();
 // the TLS key engine's way to sec-mod (issue 4); main moves a socket onto it
 const keySlot = new KeySlot();
 
-interface Conn { id: number; remoteAddr: string; proof: PeerProof; socket: TLSSocket; tunnel?: Tunnel; sessionId?: number }
+interface Conn { id: number; remoteAddr: string; proof: PeerProof; socket: TLSSocket; tunnel?: Tunnel; sessionId?: number; headers?: ClientHeaders }
 
 const conns = new Map<number, Conn>();
 const tunnels = new Map<number, Tunnel>();
@@ -85,6 +85,7 @@ http.on('clientError', (err: Error & { code?: string }, socket) => {
 http.on('connect', (req: IncomingMessage, socket, head: Buffer) => {
   const conn = connOf(socket);
   if (!conn) { socket.destroy(); return; }
+  conn.headers = clientHeaders(req); // what occtl shows (User-Agent, Hostname)
   startTunnel(conn, req, head).catch((err: Error) => {
     log.warn({ ip: conn.remoteAddr, reason: err.message }, 'tunnel setup failed');
     conn.socket.destroy();
@@ -243,19 +244,12 @@ main.on('session.terminate', ({ sessionId, reason }) => {
 });
 
 // ---- occtl (issue 7): what only this worker knows about its sessions ----
-const tunnelHeaders = new Map<number, ClientHeaders>();
-http.on('connect', (req: IncomingMessage, socket) => {
-  const conn = connOf(socket);
-  if (!conn) return;
-  tunnelHeaders.set(conn.id, clientHeaders(req));
-  socket.once('close', () => tunnelHeaders.delete(conn.id));
-});
 main.on('session.info', ({ sessionIds }, ctx) => {
   const wanted = new Set(sessionIds);
   const sessions = [];
   for (const conn of conns.values()) {
     if (conn.sessionId === undefined || !wanted.has(conn.sessionId) || !conn.tunnel) continue;
-    sessions.push(sessionInfo(conn.sessionId, conn.socket, conn.tunnel.counters, tunnelHeaders.get(conn.id)));
+    sessions.push(sessionInfo(conn.sessionId, conn.socket, conn.tunnel.counters, conn.headers));
   }
   ctx.reply('session.info.reply', { sessions: sessions.slice(0, SESSION_INFO_BATCH) });
 });
