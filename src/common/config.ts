@@ -31,7 +31,19 @@ export interface AuthMethod { type: string; params: Record<string, string>; raw:
 
 export interface Config {
   file: string;
+  /** every `auth` line must succeed, in order */
   auth: AuthMethod[];
+  /** `enable-auth`: alternatives a client may use instead of the `auth` chain */
+  enableAuth: AuthMethod[];
+  /** `select-group` choices offered in the login form (value and label) */
+  selectGroups: { value: string; label: string }[];
+  /** `default-select-group`: the label of the "no particular group" choice */
+  defaultSelectGroup?: string;
+  autoSelectGroup: boolean;
+  /** client certificates: revocation list, and where in the subject user and group names are */
+  crl?: string;
+  certUserOid: string;
+  certGroupOid?: string;
   authTimeout: number;
   cookieTimeout: number;
   listenHost?: string;
@@ -163,8 +175,16 @@ export function parseAuth(spec: string, file: string, line: number): AuthMethod 
   const type = m[1].toLowerCase();
   const known = ['plain', 'pam', 'radius', 'certificate', 'gssapi', 'oidc'];
   if (!known.includes(type)) throw new ConfigError(file, line, `auth: unknown method '${type}'`);
+  // ocserv's older syntax: plain[/etc/ocserv/passwd]
+  if (type === 'plain' && !params.passwd && m[2] && !m[2].includes('=')) params.passwd = m[2].trim();
   if (type === 'plain' && !params.passwd) throw new ConfigError(file, line, `auth: plain needs [passwd=/path/to/file]`);
   return { type, params, raw: spec };
+}
+
+/** `select-group = group1[Human name]` */
+function parseSelectGroup(v: string): { value: string; label: string } {
+  const m = /^([^[]+)\[(.*)\]$/.exec(v.trim());
+  return m ? { value: m[1].trim(), label: m[2].trim() } : { value: v.trim(), label: v.trim() };
 }
 
 function netmaskToPrefix(mask: string, file: string, line: number, key: string): number {
@@ -247,6 +267,14 @@ export function buildConfig(raw: RawConfig, file: string): Config {
   return {
     file,
     auth,
+    enableAuth: all(raw, 'enable-auth').map((e) => parseAuth(String(e.value), file, e.line)),
+    selectGroups: all(raw, 'select-group').map((e) => parseSelectGroup(String(e.value))),
+    defaultSelectGroup: str('default-select-group'),
+    autoSelectGroup: bool('auto-select-group', false),
+    crl: str('crl'),
+    // ocserv's default: the CN
+    certUserOid: str('cert-user-oid') ?? '2.5.4.3',
+    certGroupOid: str('cert-group-oid'),
     authTimeout: num('auth-timeout', 240),
     cookieTimeout: num('cookie-timeout', 300),
     listenHost: listen,

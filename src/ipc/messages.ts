@@ -121,6 +121,8 @@ export const workerToSecmod = {
     userAgent: str(512),
     username: optional(str(256)),
     groupname: optional(str(256)),
+    /** what the worker's TLS handshake verified of a client certificate (auth = "certificate") */
+    cert: optional(obj({ username: optional(str(256)), groups: array(str(256), 32) })),
   }),
   'auth.cont': obj({
     authId: str(128),
@@ -129,7 +131,13 @@ export const workerToSecmod = {
 };
 export type WorkerToSecmod = { [K in keyof typeof workerToSecmod]: Infer<(typeof workerToSecmod)[K]> };
 
-export interface AuthPrompt { name: string; label: string; type: 'text' | 'password' }
+export interface AuthPrompt {
+  name: string;
+  label: string;
+  type: 'text' | 'password' | 'select';
+  /** choices of a 'select' (group selection): value sent back, label shown */
+  options?: { value: string; label: string }[];
+}
 
 // ---------- sec-mod -> worker (trusted) ----------
 

@@ -7,7 +7,7 @@ import { loadConfig } from '../common/config';
 import { createLogger } from '../common/log';
 import { Channel } from '../ipc/channel';
 import { workerToSecmod, type MainToSecmod, type SecmodToMain, type SecmodToWorker, type WorkerToSecmod } from '../ipc/messages';
-import { Authenticator } from './auth';
+import { Authenticator } from './login';
 import { sessionList } from './session-list';
 import { CookieStore } from './sessions';
 import { KeyService, keyPairs } from './key-service';
@@ -35,8 +35,8 @@ try {
 const peers = new PeerCheck();
 dropSecmodCapabilities(log);
 const main = new Channel<MainToSecmod, SecmodToMain>(MAIN_FD, { name: 'sec-mod<-main', log });
-const auth = new Authenticator(config.auth, config.authTimeout, log,
-  (s) => cookies.issue(s.username, s.groupname, s.remoteAddr, { sid: s.sid, userAgent: s.userAgent }),
+const auth = new Authenticator(config, log,
+  (s) => cookies.issue(s.username, s.groupname, s.remoteAddr, { sid: s.sid, userAgent: s.userAgent, attrs: s.attrs }),
   {
     // main keeps the ban scores and the statistics occtl shows
     failed: (remoteAddr, username) => main.send('auth.failed', { remoteAddr, username }),
@@ -51,15 +51,15 @@ main.on('worker.attach', ({ workerId }, { fds }) => {
   const [fd] = fds;
   if (fd === undefined) return;
   const ch = new Channel<WorkerToSecmod, SecmodToWorker>(fd, { name: `sec-mod<-worker${workerId}`, log, validators: workerToSecmod });
-  ch.on('auth.init', (body, ctx) => {
+  ch.on('auth.init', async (body, ctx) => {
     if (!peers.proven(body)) {
       log.warn({ worker: workerId, ip: body.remoteAddr }, 'login request without main\'s proof of its client; closing the worker\'s channel');
       ch.close('unproven peer');
       return;
     }
-    ctx.reply('auth.reply', auth.init(body));
+    ctx.reply('auth.reply', await auth.init(body));
   });
-  ch.on('auth.cont', (body, ctx) => ctx.reply('auth.reply', auth.cont(body)));
+  ch.on('auth.cont', async (body, ctx) => ctx.reply('auth.reply', await auth.cont(body)));
 });
 
 main.on('key.attach', ({ workerId }, { fds }) => {
@@ -108,7 +108,7 @@ main.on('config.reload', (_body, ctx) => {
     ctx.reply('config.reload.reply', { ok: false, message: (err as Error).message });
     return;
   }
-  auth.reconfigure(config.auth, config.authTimeout);
+  auth.reconfigure(config);
   cookies.setTimeout(config.cookieTimeout);
   log.info('configuration reloaded');
   ctx.reply('config.reload.reply', { ok: true });

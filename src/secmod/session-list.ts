@@ -1,5 +1,5 @@
 import type { SecmodSessionInfo } from '../ipc/control';
-import type { PendingInfo } from './auth';
+import type { PendingInfo } from './login';
 import type { CookieSession } from './sessions';
 
 /**

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { SessionAttributes } from './auth/backend';
 
 export interface CookieSession {
   cookie: string;
@@ -14,6 +15,8 @@ export interface CookieSession {
   /** a tunnel has used it at least once */
   activated: boolean;
   expiresAt: number;
+  /** per-session settings from the auth backend (RADIUS Framed-IP-Address, routes...) */
+  attrs: SessionAttributes;
 }
 
 /** A new session id: shown by occtl (its first 6 characters as `Session`) and logged. */
@@ -28,7 +31,7 @@ export class CookieStore {
   constructor(private cookieTimeoutS: number, private readonly now: () => number = Date.now) {}
 
   /** `sid` and `userAgent` carry over from the login that earned the cookie. */
-  issue(username: string, groupname: string, remoteAddr: string, extra: { sid?: string; userAgent?: string } = {}): CookieSession {
+  issue(username: string, groupname: string, remoteAddr: string, extra: { sid?: string; userAgent?: string; attrs?: SessionAttributes } = {}): CookieSession {
     const s: CookieSession = {
       cookie: randomBytes(32).toString('base64url'),
       sid: extra.sid ?? newSid(),
@@ -40,6 +43,7 @@ export class CookieStore {
       inUse: false,
       activated: false,
       expiresAt: this.now() + this.cookieTimeoutS * 1000,
+      attrs: extra.attrs ?? {},
     };
     this.byCookie.set(s.cookie, s);
     return s;

@@ -11,9 +11,7 @@ export function escapeXml(s: string): string {
 }
 
 export function authRequestXml(message: string, prompts: AuthPrompt[], error?: string): string {
-  const inputs = prompts
-    .map((p) => `<input type="${p.type}" name="${escapeXml(p.name)}" label="${escapeXml(p.label)}" />`)
-    .join('\n');
+  const inputs = prompts.map(promptXml).join('\n');
   return XML_HEAD
     + '<config-auth client="vpn" type="auth-request" aggregate-auth-version="2">\n'
     + SERVER_VERSION
@@ -24,6 +22,12 @@ export function authRequestXml(message: string, prompts: AuthPrompt[], error?: s
     + inputs + '\n'
     + '</form></auth>\n'
     + '</config-auth>\n';
+}
+
+function promptXml(p: AuthPrompt): string {
+  if (p.type !== 'select') return `<input type="${p.type}" name="${escapeXml(p.name)}" label="${escapeXml(p.label)}" />`;
+  const options = (p.options ?? []).map((o) => `<option value="${escapeXml(o.value)}">${escapeXml(o.label)}</option>`).join('');
+  return `<select name="${escapeXml(p.name)}" label="${escapeXml(p.label)}">${options}</select>`;
 }
 
 export function authSuccessXml(banner?: string): string {

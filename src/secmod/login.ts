@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../common/config';
+import type { AuthPrompt, SecmodToWorker, WorkerToSecmod } from '../ipc/messages';
+import type { Logger } from '../common/log';
+import { newSid } from './sessions';
+import type { AuthBackend, Conversation, Identity, LoginRequest, SessionAttributes, Step } from './auth/backend';
+import { createBackends } from './auth/registry';
+
+type Reply = SecmodToWorker['auth.reply'];
+
+/** The part of the configuration logins depend on; a reload replaces it as a whole. */
+export type LoginConfig = Pick<Config, 'auth' | 'enableAuth' | 'selectGroups' | 'defaultSelectGroup' | 'autoSelectGroup' | 'authTimeout'>;
+
+interface PendingLogin {
+  authId: string;
+  /** the session id this login will carry once it succeeds (occtl lists logins in progress by it) */
+  sid: string;
+  createdAt: number;
+  req: LoginRequest;
+  username?: string;
+  failures: number;
+  expiresAt: number;
+  /** the backends that must all succeed, in order, and where we are in that chain */
+  chain: AuthBackend[];
+  index: number;
+  conv: Conversation;
+  identity?: Identity;
+  /** the group the client chose in the form (select-group) */
+  group?: string;
+  /** true until the first form went out: that form carries the group choice */
+  firstForm: boolean;
+}
+
+export interface AuthSuccess {
+  username: string;
+  groupname: string;
+  remoteAddr: string;
+  sid: string;
+  userAgent: string;
+  attrs: SessionAttributes;
+}
+
+/** What main hears about logins: failures feed the ban scores, both feed `occtl show status`. */
+export interface AuthEvents {
+  failed(remoteAddr: string, username: string): void;
+  succeeded(remoteAddr: string, username: string, ms: number): void;
+}
+
+export interface PendingInfo {
+  sid: string;
+  username: string;
+  remoteAddr: string;
+  userAgent: string;
+  createdAt: number;
+  failures: number;
+}
+
+/** After this many wrong answers in one login the client must start over (ocserv: MAX_PASSWORD_TRIES). */
+const MAX_TRIES = 3;
+
+/**
+ * The login conversations in progress. A worker only ever learns an opaque authId and,
+ * at the end, the session cookie; the checks happen in the backends (src/secmod/auth).
+ */
+export class Authenticator {
+  private readonly pending = new Map<string, PendingLogin>();
+  private primary: AuthBackend[] = [];
+  private alternatives: AuthBackend[] = [];
+  private cfg!: LoginConfig;
+
+  constructor(
+    cfg: LoginConfig,
+    private readonly log: Logger,
+    private readonly onSuccess: (s: AuthSuccess) => { cookie: string },
+    private readonly events?: AuthEvents,
+  ) {
+    this.reconfigure(cfg);
+  }
+
+  /** A reloaded configuration: logins in progress finish with the backends they started with. */
+  reconfigure(cfg: LoginConfig): void {
+    const inUse = new Set([...this.pending.values()].flatMap((l) => l.chain));
+    for (const b of [...this.primary, ...this.alternatives]) if (!inUse.has(b)) b.close?.();
+    this.cfg = cfg;
+    this.primary = createBackends(cfg.auth, this.log);
+    this.alternatives = createBackends(cfg.enableAuth, this.log);
+  }
+
+  close(): void {
+    for (const l of this.pending.values()) l.conv.cancel();
+    this.pending.clear();
+    for (const b of [...this.primary, ...this.alternatives]) b.close?.();
+  }
+
+  /** Logins in progress, for occtl's session list. */
+  inProgress(): PendingInfo[] {
+    this.expire();
+    return [...this.pending.values()].map((l) => ({
+      sid: l.sid, username: l.username ?? '', remoteAddr: l.req.remoteAddr, userAgent: l.req.userAgent, createdAt: l.createdAt, failures: l.failures,
+    }));
+  }
+
+  async init(msg: WorkerToSecmod['auth.init']): Promise<Reply> {
+    this.expire();
+    const req: LoginRequest = {
+      remoteAddr: msg.remoteAddr,
+      userAgent: msg.userAgent,
+      username: msg.username,
+      groupname: msg.groupname || undefined,
+      cert: msg.cert ? { username: msg.cert.username, groups: msg.cert.groups } : undefined,
+    };
+    const chain = this.chooseChain(req);
+    const login: PendingLogin = {
+      authId: '',
+      sid: newSid(),
+      createdAt: Date.now(),
+      req,
+      username: msg.username,
+      failures: 0,
+      expiresAt: Date.now() + this.cfg.authTimeout * 1000,
+      chain,
+      index: 0,
+      conv: chain[0]!.begin(req, undefined),
+      group: req.groupname,
+      firstForm: true,
+    };
+    return this.advance(login, () => login.conv.start());
+  }
+
+  async cont(msg: WorkerToSecmod['auth.cont']): Promise<Reply> {
+    const login = this.pending.get(msg.authId);
+    this.pending.delete(msg.authId);
+    if (!login || login.expiresAt <= Date.now()) {
+      login?.conv.cancel();
+      return { status: 'fail', message: 'Login session expired; please start again.' };
+    }
+    const { group_list: group, ...answers } = msg.answers;
+    if (group !== undefined && this.cfg.selectGroups.length) login.group = group || undefined;
+    if (answers.username) login.username = answers.username.trim();
+    return this.advance(login, () => login.conv.answer(answers));
+  }
+
+  /**
+   * `enable-auth = certificate`: a client with a verified certificate may use it alone;
+   * everyone else goes through the `auth` lines.
+   */
+  private chooseChain(req: LoginRequest): AuthBackend[] {
+    const alt = this.alternatives.find((b) => b.type === 'certificate' && req.cert);
+    return alt ? [alt] : this.primary;
+  }
+
+  /** Runs one step of the current backend and turns its outcome into the worker's reply. */
+  private async advance(login: PendingLogin, step: () => Promise<Step>): Promise<Reply> {
+    let s: Step;
+    try {
+      s = await step();
+    } catch (err) {
+      s = { kind: 'fail', reason: `${login.chain[login.index]!.type}: ${(err as Error).message}` };
+    }
+    if (login.expiresAt <= Date.now()) {
+      login.conv.cancel();
+      return { status: 'fail', message: 'Login session expired; please start again.' };
+    }
+    switch (s.kind) {
+      case 'ask':
+        return this.ask(login, s.message, s.prompts, s.error);
+      case 'fail':
+        return this.failed(login, s);
+      case 'ok':
+        return this.passed(login, s);
+    }
+  }
+
+  private ask(login: PendingLogin, message: string, prompts: AuthPrompt[], error?: string): Reply {
+    // A fresh id per round means a replayed auth-reply cannot ride on an old form.
+    login.authId = randomBytes(24).toString('base64url');
+    this.pending.set(login.authId, login);
+    const groupPrompt = login.firstForm ? this.groupPrompt(login) : undefined;
+    login.firstForm = false;
+    return { status: 'continue', authId: login.authId, message, prompts: groupPrompt ? [groupPrompt, ...prompts] : prompts, error };
+  }
+
+  private groupPrompt(login: PendingLogin): AuthPrompt | undefined {
+    const groups = this.cfg.selectGroups;
+    if (!groups.length || this.cfg.autoSelectGroup) return undefined;
+    const options = this.cfg.defaultSelectGroup ? [{ value: '', label: this.cfg.defaultSelectGroup }, ...groups] : [...groups];
+    // the client's --authgroup choice goes first so a non-interactive client keeps it
+    if (login.group) options.sort((a, b) => Number(b.value === login.group) - Number(a.value === login.group));
+    return { name: 'group_list', label: 'GROUP:', type: 'select', options };
+  }
+
+  private async failed(login: PendingLogin, s: Extract<Step, { kind: 'fail' }>): Promise<Reply> {
+    const user = s.user ?? login.identity?.username ?? login.username ?? '';
+    login.failures++;
+    this.log.warn({ user, ip: login.req.remoteAddr, method: login.chain[login.index]!.type, reason: s.reason }, 'failed login');
+    this.events?.failed(login.req.remoteAddr, user);
+    login.conv.cancel();
+    if (!s.retry || login.failures >= MAX_TRIES) return { status: 'fail', message: s.message ?? 'Login failed.' };
+    // start the chain over: a second factor never outlives a failed first one
+    login.index = 0;
+    login.identity = undefined;
+    login.conv = login.chain[0]!.begin(login.req, undefined);
+    const first = await login.conv.start().catch((err: Error): Step => ({ kind: 'fail', reason: err.message }));
+    if (first.kind === 'ask') return this.ask(login, first.message, first.prompts, s.message ?? 'Login failed.');
+    return this.advance(login, async () => first);
+  }
+
+  private async passed(login: PendingLogin, s: Extract<Step, { kind: 'ok' }>): Promise<Reply> {
+    const prior = login.identity;
+    if (prior && prior.username !== s.username) {
+      return this.failed(login, { kind: 'fail', reason: `user name '${s.username}' differs from '${prior.username}' established by ${login.chain[0]!.type}` });
+    }
+    login.identity = {
+      username: s.username,
+      groups: prior ? [...prior.groups, ...(s.groups ?? [])] : (s.groups ?? []),
+      attrs: { ...prior?.attrs, ...s.attrs },
+    };
+    login.username = s.username;
+    if (++login.index < login.chain.length) {
+      login.conv = login.chain[login.index]!.begin(login.req, login.identity);
+      return this.advance(login, () => login.conv.start());
+    }
+    return this.finish(login, login.identity);
+  }
+
+  private finish(login: PendingLogin, id: Identity): Reply {
+    const groupname = this.pickGroup(login, id);
+    if (groupname === undefined) {
+      this.log.warn({ user: id.username, ip: login.req.remoteAddr, group: login.group }, 'failed login: user is not a member of the selected group');
+      this.events?.failed(login.req.remoteAddr, id.username);
+      return { status: 'fail', message: `You are not a member of group ${login.group}.` };
+    }
+    const { cookie } = this.onSuccess({
+      username: id.username, groupname, remoteAddr: login.req.remoteAddr, sid: login.sid, userAgent: login.req.userAgent, attrs: id.attrs,
+    });
+    this.log.info({ user: id.username, group: groupname, ip: login.req.remoteAddr }, 'user logged in');
+    this.events?.succeeded(login.req.remoteAddr, id.username, Date.now() - login.createdAt);
+    return { status: 'ok', cookie, username: id.username };
+  }
+
+  /**
+   * The session's group: the one the client selected, if the user belongs to it; with no
+   * selection the user's first group. undefined = selected a group the user is not in.
+   */
+  private pickGroup(login: PendingLogin, id: Identity): string | undefined {
+    const chosen = login.group;
+    if (!chosen) return id.groups[0] ?? '';
+    return id.groups.includes(chosen) ? chosen : undefined;
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const [id, l] of this.pending) {
+      if (l.expiresAt > now) continue;
+      l.conv.cancel();
+      this.pending.delete(id);
+    }
+  }
+}
