@@ -205,8 +205,23 @@ export function parseIPv4Net(value: string, file: string, line: number, key: str
   return { network, prefix };
 }
 
-function toRoute(network: string, prefix: number): Route {
+export function toRoute(network: string, prefix: number): Route {
   return { network, prefix, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
+}
+
+/**
+ * Routes a backend gave one session (RADIUS Framed-Route), as CIDR strings; what is not an
+ * IPv4 network is left out (IPv6 routes come with IPv6 tunnels).
+ */
+export function sessionRoutes(cidrs: string[]): Route[] {
+  const out: Route[] = [];
+  for (const c of cidrs) {
+    try {
+      const [addr, prefix] = ipaddr.IPv4.parseCIDR(c);
+      out.push(toRoute(ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${prefix}`).toString(), prefix));
+    } catch { /* not IPv4 CIDR */ }
+  }
+  return out;
 }
 
 function parseRoutes(entries: RawEntry[], file: string, key: string): { routes: Route[]; hasDefault: boolean } {

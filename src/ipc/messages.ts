@@ -171,7 +171,7 @@ export interface MainToSecmod {
 export interface SecmodToMain {
   'secmod.ready': { pid: number };
   'session.open.reply':
-    | { ok: true; username: string; groupname: string; sid: string; cookieTimeout: number }
+    | { ok: true; username: string; groupname: string; sid: string; cookieTimeout: number; attrs: import('../secmod/auth/backend').SessionAttributes }
     | { ok: false; reason: string };
   // occtl (issue 7)
   'auth.failed': { remoteAddr: string; username: string };

@@ -15,6 +15,8 @@ export class Ipv4Pool {
   private readonly base: number;
   private readonly size: number;
   private readonly used = new Set<number>();
+  /** addresses outside the pool given explicitly (RADIUS Framed-IP-Address, explicit-ipv4) */
+  private readonly explicit = new Set<string>();
   readonly local: string;
   readonly netmask: string;
 
@@ -45,7 +47,22 @@ export class Ipv4Pool {
     return undefined;
   }
 
+  /**
+   * A lease for one given address, if nobody holds it. Inside the pool it takes that slot;
+   * outside it the tun still gets the pool's server address as its local end.
+   */
+  allocateExact(ip: string): Lease | undefined {
+    if (!ipaddr.IPv4.isValidFourPartDecimal(ip)) return undefined;
+    const slot = toNum(ip) - this.base - 2;
+    const inPool = slot >= 0 && slot < this.size;
+    if (inPool ? this.used.has(slot) : this.explicit.has(ip) || ip === this.local) return undefined;
+    if (inPool) this.used.add(slot);
+    else this.explicit.add(ip);
+    return { local: this.local, remote: ip, netmask: this.netmask, network: this.network, prefix: this.prefix };
+  }
+
   release(remote: string): void {
+    if (this.explicit.delete(remote)) return;
     this.used.delete(toNum(remote) - this.base - 2);
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import type { Config } from '../common/config';
+import { sessionRoutes, type Config } from '../common/config';
 import type { Logger } from '../common/log';
 import { zeroStats, type SecmodToMain, type SessionParams, type SessionStats, type WorkerConfig } from '../ipc/messages';
 import { closeFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
@@ -215,8 +215,9 @@ export class MainServer {
       return { reason };
     };
     if (c.maxClients > 0 && this.sessions.size >= c.maxClients) return release(`max-clients (${c.maxClients}) reached`);
-    const lease = this.pool!.allocate(reply.username);
-    if (!lease) return release('no free IP address in ipv4-network');
+    const attrs = reply.attrs ?? {};
+    const lease = attrs.ipv4 ? this.pool!.allocateExact(attrs.ipv4) : this.pool!.allocate(reply.username);
+    if (!lease) return release(attrs.ipv4 ? `the address ${attrs.ipv4} given for ${reply.username} is in use` : 'no free IP address in ipv4-network');
     const tunMtu = Math.max(576, Math.min(c.mtu ?? 65535, mtu));
     let tun;
     try {
@@ -253,15 +254,15 @@ export class MainServer {
         groupname: session.groupname,
         tunName: tun.name,
         ipv4: lease,
-        dns: c.dns,
-        routes: c.routes,
+        dns: attrs.dns?.length ? attrs.dns : c.dns,
+        routes: attrs.routes?.length ? sessionRoutes(attrs.routes) : c.routes,
         noRoutes: c.noRoutes,
         mtu: tunMtu,
         dpd: c.dpd,
         mobileDpd: c.mobileDpd,
         keepalive: c.keepalive,
-        idleTimeout: 0,
-        sessionTimeout: 0,
+        idleTimeout: attrs.idleTimeout ?? 0,
+        sessionTimeout: attrs.sessionTimeout ?? 0,
         defaultDomain: c.defaultDomain,
         banner: c.banner,
         dtlsId: session.dtlsId,

@@ -82,7 +82,7 @@ main.on('session.open', ({ cookie, remoteAddr }, ctx) => {
     return;
   }
   cookies.markInUse(s);
-  ctx.reply('session.open.reply', { ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout });
+  ctx.reply('session.open.reply', { ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs });
 });
 
 main.on('session.closed', ({ cookie, logout, reason }) => {

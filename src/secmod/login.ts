@@ -29,6 +29,8 @@ interface PendingLogin {
   group?: string;
   /** true until the first form went out: that form carries the group choice */
   firstForm: boolean;
+  /** why the last round failed, shown on the next form */
+  retryError?: string;
 }
 
 export interface AuthSuccess {
@@ -175,6 +177,8 @@ export class Authenticator {
     // A fresh id per round means a replayed auth-reply cannot ride on an old form.
     login.authId = randomBytes(24).toString('base64url');
     this.pending.set(login.authId, login);
+    error ??= login.retryError;
+    login.retryError = undefined;
     const groupPrompt = login.firstForm ? this.groupPrompt(login) : undefined;
     login.firstForm = false;
     return { status: 'continue', authId: login.authId, message, prompts: groupPrompt ? [groupPrompt, ...prompts] : prompts, error };
@@ -200,9 +204,8 @@ export class Authenticator {
     login.index = 0;
     login.identity = undefined;
     login.conv = login.chain[0]!.begin(login.req, undefined);
-    const first = await login.conv.start().catch((err: Error): Step => ({ kind: 'fail', reason: err.message }));
-    if (first.kind === 'ask') return this.ask(login, first.message, first.prompts, s.message ?? 'Login failed.');
-    return this.advance(login, async () => first);
+    login.retryError = s.message ?? 'Login failed.';
+    return this.advance(login, () => login.conv.start());
   }
 
   private async passed(login: PendingLogin, s: Extract<Step, { kind: 'ok' }>): Promise<Reply> {

@@ -23,3 +23,19 @@ t.test('predictable-ips gives a user the same address while it is free', async (
   const taken = pool.allocate('alice')!.remote;
   t.not(taken, a, 'a second session of alice gets another address');
 });
+
+t.test('an address given by the auth backend is leased exactly once, in or outside the pool', async (t) => {
+  const pool = new Ipv4Pool('198.19.0.0', 29, false);
+  t.equal(pool.allocateExact('198.19.0.5')!.remote, '198.19.0.5');
+  t.equal(pool.allocateExact('198.19.0.5'), undefined, 'in use');
+  for (let i = 0; i < 4; i++) t.not(pool.allocate(`u${i}`)!.remote, '198.19.0.5', 'the pool skips it');
+  t.equal(pool.allocateExact('198.19.0.1'), undefined, 'never the server address');
+  const outside = pool.allocateExact('198.18.200.7')!;
+  t.equal(outside.local, '198.19.0.1', 'the tun keeps the pool server address');
+  t.equal(pool.allocateExact('198.18.200.7'), undefined);
+  pool.release('198.18.200.7');
+  t.ok(pool.allocateExact('198.18.200.7'), 'free again after release');
+  pool.release('198.19.0.5');
+  t.ok(pool.allocateExact('198.19.0.5'));
+  t.equal(pool.allocateExact('not-an-ip'), undefined);
+});
