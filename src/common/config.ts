@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { OPTIONS, type OptionSpec } from './config-schema';
 import { DEFAULT_OCCTL_SOCKET } from '../ipc/control';
+import { certFileProblem, certOptionProblem } from './cert-config';
+import { RadcliConfigError, radiusMethodParams, readRadcliConfig } from '../secmod/radius/radcli-config';
 
 /** A problem in a config file, always with the place it was found. */
 export class ConfigError extends Error {
@@ -46,6 +48,15 @@ export interface Config {
   certGroupOid?: string;
   authTimeout: number;
   cookieTimeout: number;
+  /** session life (seconds, 0 = none): see SessionTimers in src/main */
+  sessionTimeout: number;
+  idleTimeout: number;
+  mobileIdleTimeout: number;
+  statsReportTime: number;
+  /** a cookie only works from the address that logged in */
+  denyRoaming: boolean;
+  /** a client's logout does not spend its cookie */
+  persistentCookies: boolean;
   listenHost?: string;
   tcpPort: number;
   udpPort: number;
@@ -178,7 +189,41 @@ export function parseAuth(spec: string, file: string, line: number): AuthMethod 
   // ocserv's older syntax: plain[/etc/ocserv/passwd]
   if (type === 'plain' && !params.passwd && m[2] && !m[2].includes('=')) params.passwd = m[2].trim();
   if (type === 'plain' && !params.passwd) throw new ConfigError(file, line, `auth: plain needs [passwd=/path/to/file]`);
+  if (type === 'pam') checkPamParams(params, file, line);
+  if (type === 'radius') return { type, params: radiusParams(m[2], params, file, line), raw: spec };
   return { type, params, raw: spec };
+}
+
+/** `radius[...]`: ocserv's options, and the radcli file they name must read cleanly now rather than at the first login. */
+function radiusParams(inner: string | undefined, params: Record<string, string>, file: string, line: number): Record<string, string> {
+  const r = radiusMethodParams(inner, params);
+  if ('error' in r) throw new ConfigError(file, line, `auth: radius: ${r.error}`);
+  try {
+    readRadcliConfig(r.params.config!);
+  } catch (err) {
+    if (!(err instanceof RadcliConfigError)) throw err;
+    // a problem at a line of the radcli file names that line; one with the whole file names our auth line
+    if (err.line > 0) throw new ConfigError(err.file, err.line, err.reason);
+    throw new ConfigError(file, line, `auth: radius: ${err.message}`);
+  }
+  return r.params;
+}
+
+/** pam[gid-min=N,service=NAME,timeout=SECONDS] (service and timeout are ours; docs/PAM.md) */
+function checkPamParams(params: Record<string, string>, file: string, line: number): void {
+  for (const k of Object.keys(params)) {
+    if (!['gid-min', 'service', 'timeout'].includes(k)) throw new ConfigError(file, line, `auth: pam has no parameter '${k}' (gid-min, service, timeout)`);
+  }
+  if (params['gid-min'] !== undefined && !/^\d+$/.test(params['gid-min'])) throw new ConfigError(file, line, `auth: pam gid-min must be a number`);
+  // the name picks a file in /etc/pam.d
+  if (params.service !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/.test(params.service)) {
+    throw new ConfigError(file, line, `auth: pam service '${params.service}' is not a plain file name`);
+  }
+  const timeout = params.timeout;
+  // a worker waits 10 s for each of sec-mod's answers (src/secmod/auth/pam.ts)
+  if (timeout !== undefined && !(/^\d+$/.test(timeout) && +timeout >= 1 && +timeout <= 9)) {
+    throw new ConfigError(file, line, `auth: pam timeout must be 1 to 9 seconds`);
+  }
 }
 
 /** `select-group = group1[Human name]` */
@@ -278,6 +323,8 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     throw new ConfigError(file, line, `server-cert and server-key must be given in pairs (${serverCert.length} certificates, ${serverKey.length} keys)`);
   }
   if (serverCert.length === 0) throw new ConfigError(file, 0, `no server-cert / server-key configured`);
+  const certProblem = certOptionProblem(raw);
+  if (certProblem) throw new ConfigError(file, certProblem.line, certProblem.reason);
 
   return {
     file,
@@ -292,6 +339,12 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     certGroupOid: str('cert-group-oid'),
     authTimeout: num('auth-timeout', 240),
     cookieTimeout: num('cookie-timeout', 300),
+    sessionTimeout: num('session-timeout', 0),
+    idleTimeout: num('idle-timeout', 0),
+    mobileIdleTimeout: num('mobile-idle-timeout', 0),
+    statsReportTime: num('stats-report-time', 360),
+    denyRoaming: bool('deny-roaming', false),
+    persistentCookies: bool('persistent-cookies', false),
     listenHost: listen,
     tcpPort: num('tcp-port', 443),
     udpPort: num('udp-port', 0),
@@ -342,5 +395,9 @@ export function loadConfig(file: string, warnings: ConfigWarning[] = []): Config
   } catch (err) {
     throw new ConfigError(file, 0, `cannot read: ${(err as Error).message}`);
   }
-  return buildConfig(parseConfigText(text, file, warnings), file);
+  const config = buildConfig(parseConfigText(text, file, warnings), file);
+  // files other than the config itself: only when loading a real file, not in buildConfig
+  const fileProblem = certFileProblem(config.raw);
+  if (fileProblem) throw new ConfigError(file, fileProblem.line, fileProblem.reason);
+  return config;
 }

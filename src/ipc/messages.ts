@@ -52,10 +52,19 @@ export interface WorkerConfig {
   dtlsLegacy: boolean;
   /** isolate-workers: a seccomp filter confines the worker to the system calls it needs */
   isolateWorkers?: boolean;
+  /**
+   * Set when an auth or enable-auth method is 'certificate': the TLS handshake asks for a
+   * client certificate, and these say where user and groups are in it (cert-user-oid,
+   * cert-group-oid; the user may also be 'SAN(rfc822name)').
+   */
+  clientCert?: { userOid: string; groupOid?: string };
 }
 
-/** keys only with key-isolation = false; otherwise sec-mod signs for the worker (issue 4). */
-export interface TlsMaterial { certs: string[]; keys?: string[]; ca?: string }
+/**
+ * keys only with key-isolation = false; otherwise sec-mod signs for the worker (issue 4).
+ * ca: the ca-cert file, crl: the crl file, as text (a worker may not be able to read them).
+ */
+export interface TlsMaterial { certs: string[]; keys?: string[]; ca?: string; crl?: string }
 
 const statsShape = obj({
   rxBytes: uint(), txBytes: uint(), rxPackets: uint(), txPackets: uint(),
@@ -63,12 +72,32 @@ const statsShape = obj({
 export type SessionStats = Infer<typeof statsShape>;
 export const zeroStats = (): SessionStats => ({ rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
 
+/**
+ * Why a session ended, in RADIUS's terms (Acct-Terminate-Cause). 'replaced' is ours: the
+ * client came back with its cookie on a new connection, so the session goes on.
+ */
+export type TerminateCause =
+  | 'user-request' | 'lost-carrier' | 'idle-timeout' | 'session-timeout' | 'admin-reset'
+  | 'admin-reboot' | 'nas-error' | 'nas-request' | 'replaced';
+
 // ---------- worker -> main (untrusted) ----------
 
 export const workerToMain = {
   'worker.ready': obj({ pid: uint() }),
   'conn.closed': obj({ connId: uint() }),
-  'session.open': obj({ connId: uint(), cookie: str(512), mtu: uint(65535) }),
+  'session.open': obj({
+    connId: uint(),
+    cookie: str(512),
+    mtu: uint(65535),
+    /** what the client said about itself in its CONNECT request (scripts, occtl, mobile-idle-timeout) */
+    client: optional(obj({
+      userAgent: str(512),
+      hostname: str(256),
+      deviceType: str(128),
+      platform: str(128),
+      mobile: bool,
+    })),
+  }),
   'session.dtls': obj({ sessionId: uint(), cipher: str(128) }),
   'session.closed': obj({
     sessionId: uint(),
@@ -158,7 +187,15 @@ export interface MainToSecmod {
   /** The key of the peer proofs main gives workers (src/ipc/peer-proof.ts). */
   'peer.key': { key: Uint8Array };
   'session.open': { cookie: string; remoteAddr: string };
-  'session.closed': { cookie: string; logout: boolean; stats: SessionStats; reason: string };
+  /** A tunnel of the session is up (sent for each reconnection too). */
+  'session.started': { cookie: string; ipv4: string; tunName: string; remoteAddr: string; userAgent: string };
+  /** The counters of a live tunnel, every stats-report-time (for accounting); they count from this tunnel's start. */
+  'session.stats': { cookie: string; stats: SessionStats };
+  /**
+   * A tunnel ended; `stats` are that tunnel's totals. logout: the cookie is spent (the client
+   * logged out, an administrator or a timeout ended it); otherwise the client may come back.
+   */
+  'session.closed': { cookie: string; logout: boolean; stats: SessionStats; reason: string; cause: TerminateCause };
   // occtl (issue 7)
   /** A page of sessions and logins in progress; answered with ctl.sessions.reply. */
   'ctl.sessions': { offset: number; limit: number };
@@ -171,7 +208,14 @@ export interface MainToSecmod {
 export interface SecmodToMain {
   'secmod.ready': { pid: number };
   'session.open.reply':
-    | { ok: true; username: string; groupname: string; sid: string; cookieTimeout: number; attrs: import('../secmod/auth/backend').SessionAttributes }
+    | {
+      ok: true; username: string; groupname: string; sid: string; cookieTimeout: number;
+      attrs: import('../secmod/auth/backend').SessionAttributes;
+      /** when the user logged in (session-timeout counts from it, across reconnections) */
+      loginAt: number;
+      /** the tunnel address the session had last time, to give it back on reconnection */
+      lastIpv4?: string;
+    }
     | { ok: false; reason: string };
   // occtl (issue 7)
   'auth.failed': { remoteAddr: string; username: string };

@@ -9,6 +9,7 @@ import { disconnectReason } from './disconnect-reason';
 import type { SecmodProcess } from './secmod-proc';
 import type { ServerStats } from './server-stats';
 import type { MainSession, SessionEnd, SessionTable } from './sessions';
+import { terminateSession } from './terminate';
 import { tunCounters, tunMtu } from './tun-stats';
 import { maxStats, snapshotOf, userInfo, type SessionSnapshot } from './user-info';
 import type { WorkerPool } from './workers';
@@ -30,8 +31,6 @@ type Ctx = HandlerContext<MainToCtl>;
 
 const WORKER_ANSWER_MS = 1000;
 const SECMOD_ANSWER_MS = 3000;
-/** A worker that ignores a disconnect this long is killed, so the lease is freed anyway. */
-const TERMINATE_GRACE_MS = 3000;
 const SECMOD_PAGE = 50;
 const ADMIN_REASON = 'disconnected by the administrator';
 
@@ -279,14 +278,7 @@ export class ControlService {
   }
 
   private terminate(s: MainSession, reason: string): void {
-    const w = this.c.workers()?.get(s.workerId);
-    if (!w) return;
-    w.channel.send('session.terminate', { sessionId: s.sessionId, reason });
-    setTimeout(() => {
-      if (this.c.sessions.get(s.sessionId) !== s) return;
-      this.c.log.warn({ user: s.username, worker: w.id }, 'worker did not end the session when told to; killing it');
-      w.proc.kill('SIGKILL');
-    }, TERMINATE_GRACE_MS).unref();
+    terminateSession(this.c, s, reason, 'admin-reset');
   }
 }
 

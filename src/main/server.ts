@@ -4,7 +4,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { sessionRoutes, type Config } from '../common/config';
 import type { Logger } from '../common/log';
-import { zeroStats, type SecmodToMain, type SessionParams, type SessionStats, type WorkerConfig } from '../ipc/messages';
+import { zeroStats, type SecmodToMain, type SessionParams, type SessionStats, type TerminateCause, type WorkerConfig } from '../ipc/messages';
+import { SessionTimers } from './session-timers';
+import { causeFromWorker, terminateSession } from './terminate';
+import { tunCounters } from './tun-stats';
 import { closeFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
 import { Ipv4Pool } from './leases';
 import type { RunAs } from './privileges';
@@ -30,6 +33,8 @@ export interface MainServerOptions {
 interface ConnInfo { workerId: number; remoteAddr: string }
 
 const VERSION = 'ocserv-ts 0.1.0';
+/** a worker that did not say (older message): nothing known about the client */
+const NO_CLIENT_INFO: MainSession['client'] = { userAgent: '', hostname: '', deviceType: '', platform: '', mobile: false };
 
 /** main: accepts clients, owns leases and tun devices, and supervises sec-mod and workers. */
 export class MainServer {
@@ -48,6 +53,7 @@ export class MainServer {
   private readonly peerKey = randomBytes(32);
   /** fixed at start: a reload cannot move keys into or out of running workers */
   private readonly keyIsolation: boolean;
+  private readonly timers: SessionTimers;
 
   constructor(private readonly o: MainServerOptions) {
     this.log = o.log;
@@ -57,6 +63,12 @@ export class MainServer {
     this.secmod = new SecmodProcess(o.secmodScript, o.config.file, o.log, () => this.reattachWorkers(), o.childEnv);
     // every sec-mod, restarted ones too, learns the key of the peer proofs first
     this.secmod.onChannel((ch) => ch.send('peer.key', { key: this.peerKey }));
+    this.timers = new SessionTimers({
+      log: o.log,
+      sessions: this.sessions,
+      terminate: (s, reason, cause) => this.terminate(s, reason, cause),
+      report: (s, stats) => this.secmod.channel?.send('session.stats', { cookie: s.cookie, stats }),
+    });
   }
 
   async start(): Promise<void> {
@@ -68,6 +80,7 @@ export class MainServer {
       certs: c.serverCert.map((f) => readFileSync(f, 'utf8')),
       keys: this.keyIsolation ? undefined : c.serverKey.map((f) => readFileSync(f, 'utf8')),
       ca: c.caCert ? readFileSync(c.caCert, 'utf8') : undefined,
+      crl: c.crl ? readFileSync(c.crl, 'utf8') : undefined,
     };
     await this.secmod.start();
     const workerConfig: WorkerConfig = {
@@ -83,6 +96,9 @@ export class MainServer {
       dtlsPsk: c.dtlsPsk,
       dtlsLegacy: c.dtlsLegacy,
       isolateWorkers: c.isolateWorkers,
+      clientCert: [...c.auth, ...c.enableAuth].some((m) => m.type === 'certificate')
+        ? { userOid: c.certUserOid, groupOid: c.certGroupOid }
+        : undefined,
     };
     this.workers = new WorkerPool({
       script: this.o.workerScript,
@@ -98,6 +114,7 @@ export class MainServer {
     });
     this.workers.start();
     this.startAdmin();
+    this.timers.start();
     await this.listen();
     dropCapabilities(this.log);
   }
@@ -175,13 +192,13 @@ export class MainServer {
       this.conns.delete(connId);
       this.workers.connClosed(w, connId);
     });
-    w.channel.on('session.open', async ({ connId, cookie, mtu }, ctx) => {
+    w.channel.on('session.open', async ({ connId, cookie, mtu, client }, ctx) => {
       const conn = this.conns.get(connId);
       if (!conn || conn.workerId !== w.id) {
         ctx.reply('session.opened', { ok: false, reason: 'unknown connection' });
         return;
       }
-      const r = await this.openSession(w, connId, conn.remoteAddr, cookie, mtu);
+      const r = await this.openSession(w, connId, conn.remoteAddr, cookie, mtu, client ?? NO_CLIENT_INFO);
       if ('reason' in r) ctx.reply('session.opened', { ok: false, reason: r.reason });
       else ctx.reply('session.opened', { ok: true, params: r.params }, [r.fd]);
     });
@@ -198,7 +215,7 @@ export class MainServer {
     });
   }
 
-  private async openSession(w: WorkerProc, connId: number, remoteAddr: string, cookie: string, mtu: number):
+  private async openSession(w: WorkerProc, connId: number, remoteAddr: string, cookie: string, mtu: number, client: MainSession['client']):
     Promise<{ reason: string } | { params: SessionParams; fd: number }> {
     const c = this.config;
     const channel = this.secmod.channel;
@@ -211,12 +228,18 @@ export class MainServer {
     }
     if (!reply.ok) return { reason: reply.reason };
     const release = (reason: string) => {
-      channel.send('session.closed', { cookie, logout: false, reason, stats: zeroStats() });
+      channel.send('session.closed', { cookie, logout: false, reason, stats: zeroStats(), cause: 'nas-error' });
       return { reason };
     };
+    // The client is back with its cookie (its old connection broke): the old tunnel gives
+    // way and its address goes to the new one.
+    const previous = [...this.sessions.all()].find((s) => s.cookie === cookie);
+    if (previous) this.replaceSession(previous);
     if (c.maxClients > 0 && this.sessions.size >= c.maxClients) return release(`max-clients (${c.maxClients}) reached`);
     const attrs = reply.attrs ?? {};
-    const lease = attrs.ipv4 ? this.pool!.allocateExact(attrs.ipv4) : this.pool!.allocate(reply.username);
+    const again = previous?.lease.remote ?? reply.lastIpv4;
+    const lease = attrs.ipv4 ? this.pool!.allocateExact(attrs.ipv4)
+      : (again && this.pool!.allocateExact(again)) || this.pool!.allocate(reply.username);
     if (!lease) return release(attrs.ipv4 ? `the address ${attrs.ipv4} given for ${reply.username} is in use` : 'no free IP address in ipv4-network');
     const tunMtu = Math.max(576, Math.min(c.mtu ?? 65535, mtu));
     let tun;
@@ -243,8 +266,17 @@ export class MainServer {
       tunFd: tun.fd,
       startedAt: Date.now(),
       dtlsId: randomBytes(32).toString('hex'),
+      client,
+      loginAt: reply.loginAt,
+      idleTimeout: attrs.idleTimeout ?? (client.mobile && c.mobileIdleTimeout ? c.mobileIdleTimeout : c.idleTimeout),
+      sessionTimeout: attrs.sessionTimeout ?? c.sessionTimeout,
+      lastActivity: Date.now(),
+      lastRxPackets: 0,
+      lastReport: Date.now(),
+      reportEvery: attrs.interimInterval ?? c.statsReportTime,
     };
     this.sessions.add(session);
+    channel.send('session.started', { cookie, ipv4: lease.remote, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
     this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease.remote, tun: tun.name, sid: session.sid }, 'session opened');
     return {
       fd: tun.fd,
@@ -261,8 +293,8 @@ export class MainServer {
         dpd: c.dpd,
         mobileDpd: c.mobileDpd,
         keepalive: c.keepalive,
-        idleTimeout: attrs.idleTimeout ?? 0,
-        sessionTimeout: attrs.sessionTimeout ?? 0,
+        idleTimeout: session.idleTimeout,
+        sessionTimeout: session.sessionTimeout,
         defaultDomain: c.defaultDomain,
         banner: c.banner,
         dtlsId: session.dtlsId,
@@ -270,18 +302,40 @@ export class MainServer {
     };
   }
 
-  private endSession(s: MainSession, reason: string, logout: boolean, stats: SessionStats): void {
+  /**
+   * A tunnel is over. The kernel's counters of its tun are the exact traffic (read before
+   * the device goes); the worker's figures stand in if the device is already gone.
+   */
+  private endSession(s: MainSession, reason: string, logout: boolean, workerStats: SessionStats): void {
+    const stats = tunCounters(s.tunName) ?? workerStats;
+    const cause = s.endCause ?? causeFromWorker(reason, logout);
+    // main's own decisions (administrator, timeouts) spend the cookie; a replaced tunnel never does
+    const spent = cause === 'replaced' ? false : logout || cause === 'admin-reset' || cause === 'idle-timeout' || cause === 'session-timeout';
     this.sessions.remove(s.sessionId, { reason, stats });
     closeFd(s.tunFd);
     this.pool?.release(s.lease.remote);
-    this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout, reason, stats });
-    this.log.info({ user: s.username, ip: s.remoteAddr, vpnIp: s.lease.remote, reason, ...stats }, 'session ended');
+    this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout: spent, reason, stats, cause });
+    this.log.info({ user: s.username, ip: s.remoteAddr, vpnIp: s.lease.remote, reason, cause, ...stats }, 'session ended');
+  }
+
+  /** The same cookie opened a new tunnel: end the old one at once, keeping the session. */
+  private replaceSession(old: MainSession): void {
+    old.endCause = 'replaced';
+    this.workers.get(old.workerId)?.channel.send('session.terminate', { sessionId: old.sessionId, reason: 'reconnected on a new connection' });
+    this.endSession(old, 'reconnected on a new connection', false, zeroStats());
+  }
+
+  private terminate(s: MainSession, reason: string, cause: TerminateCause): void {
+    terminateSession({ log: this.log, sessions: this.sessions, workers: () => this.workers }, s, reason, cause);
   }
 
   private workerGone(w: WorkerProc, why: string): void {
     const lost = this.sessions.ofWorker(w.id);
     if (lost.length || why !== 'killed by SIGTERM') this.log.info({ worker: w.id, why, sessions: lost.length }, 'worker exited');
-    for (const s of lost) this.endSession(s, `worker exited (${why})`, false, zeroStats());
+    for (const s of lost) {
+      s.endCause ??= 'nas-error';
+      this.endSession(s, `worker exited (${why})`, false, zeroStats());
+    }
     for (const [id, c] of this.conns) if (c.workerId === w.id) this.conns.delete(id);
   }
 
@@ -303,9 +357,8 @@ export class MainServer {
     this.secmod.expectExit();
     this.tcp?.close();
     this.udp?.close();
-    for (const w of this.workers?.all() ?? []) {
-      for (const s of this.sessions.ofWorker(w.id)) w.channel.send('session.terminate', { sessionId: s.sessionId, reason: 'server shutting down' });
-    }
+    this.timers.stop();
+    for (const s of [...this.sessions.all()]) this.terminate(s, 'server shutting down', 'admin-reboot');
     await new Promise((r) => setTimeout(r, 300));
     this.workers?.stop();
     for (const s of [...this.sessions.all()]) this.endSession(s, 'server shut down', false, zeroStats());

@@ -1,4 +1,4 @@
-import type { SessionStats } from '../ipc/messages';
+import type { SessionStats, TerminateCause, WorkerToMain } from '../ipc/messages';
 import type { Lease } from './leases';
 
 export interface MainSession {
@@ -19,6 +19,21 @@ export interface MainSession {
   dtlsId: string;
   /** e.g. (DTLS1.2)-(PSK)-(AES-256-GCM), once DTLS is up */
   dtlsCipher?: string;
+  /** what the client said about itself on CONNECT */
+  client: NonNullable<WorkerToMain['session.open']['client']>;
+  /** when the user logged in: session-timeout counts from there, across reconnections */
+  loginAt: number;
+  /** seconds; 0 = none. From the auth backend, else the configuration */
+  idleTimeout: number;
+  sessionTimeout: number;
+  /** set when main ends the session; otherwise the worker's account decides */
+  endCause?: TerminateCause;
+  /** for idle-timeout and the accounting reports (SessionTimers) */
+  lastActivity: number;
+  lastRxPackets: number;
+  lastReport: number;
+  /** seconds between accounting reports (Acct-Interim-Interval, else stats-report-time); 0 = none */
+  reportEvery: number;
 }
 
 /** How a session ended, as far as main was told. */

@@ -10,6 +10,7 @@ import { workerToSecmod, type MainToSecmod, type SecmodToMain, type SecmodToWork
 import { Authenticator } from './login';
 import { sessionList } from './session-list';
 import { CookieStore } from './sessions';
+import { Accounting } from './accounting';
 import { KeyService, keyPairs } from './key-service';
 import { PeerCheck } from './peer-check';
 import { dropSecmodCapabilities } from './privileges';
@@ -33,6 +34,11 @@ try {
   process.exit(1);
 }
 const peers = new PeerCheck();
+const accounting = new Accounting(undefined);
+cookies.onEnd = (s, kind) => {
+  log.info({ user: s.username, sid: s.sid, kind }, 'session ended');
+  accounting.ended(s, kind);
+};
 dropSecmodCapabilities(log);
 const main = new Channel<MainToSecmod, SecmodToMain>(MAIN_FD, { name: 'sec-mod<-main', log });
 const auth = new Authenticator(config, log,
@@ -77,17 +83,40 @@ main.on('session.open', ({ cookie, remoteAddr }, ctx) => {
     ctx.reply('session.open.reply', { ok: false, reason: 'invalid cookie' });
     return;
   }
+  if (config.denyRoaming && s.remoteAddr !== remoteAddr) {
+    log.warn({ user: s.username, ip: remoteAddr, loginIp: s.remoteAddr }, 'cookie used from another address (deny-roaming)');
+    ctx.reply('session.open.reply', { ok: false, reason: 'this session belongs to another address (deny-roaming)' });
+    return;
+  }
   if (config.maxSameClients > 0 && cookies.countForUser(s.username) >= config.maxSameClients && !s.inUse) {
     ctx.reply('session.open.reply', { ok: false, reason: `user ${s.username} already has ${config.maxSameClients} sessions (max-same-clients)` });
     return;
   }
   cookies.markInUse(s);
-  ctx.reply('session.open.reply', { ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs });
+  ctx.reply('session.open.reply', { ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs, loginAt: s.createdAt, lastIpv4: s.lastIpv4,
+  });
 });
 
-main.on('session.closed', ({ cookie, logout, reason }) => {
-  const s = cookies.release(cookie, logout);
-  if (s) log.info({ user: s.username, sid: s.sid, reason, logout }, 'session closed');
+main.on('session.started', ({ cookie, ipv4 }) => {
+  const s = cookies.lookup(cookie);
+  if (!s) return;
+  s.lastIpv4 = ipv4;
+  accounting.started(s, ipv4);
+});
+
+main.on('session.stats', ({ cookie, stats }) => {
+  const s = cookies.lookup(cookie);
+  if (s) accounting.report(s, stats);
+});
+
+main.on('session.closed', ({ cookie, logout, reason, stats, cause }) => {
+  const s = cookies.lookup(cookie);
+  if (!s) return;
+  // persistent-cookies: the client's own logout leaves the cookie valid until it expires
+  const spent = logout && !(config.persistentCookies && cause === 'user-request');
+  accounting.tunnelClosed(s, stats, cause, s.tunnels > 1);
+  cookies.release(cookie, spent);
+  log.info({ user: s.username, sid: s.sid, reason, cause, spent }, 'tunnel closed');
 });
 
 main.on('ctl.sessions', ({ offset, limit }, ctx) => {

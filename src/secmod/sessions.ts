@@ -17,7 +17,14 @@ export interface CookieSession {
   expiresAt: number;
   /** per-session settings from the auth backend (RADIUS Framed-IP-Address, routes...) */
   attrs: SessionAttributes;
+  /** tunnels using the cookie right now (a reconnecting client briefly has two) */
+  tunnels: number;
+  /** the tunnel address it had last, given back when it reconnects */
+  lastIpv4?: string;
 }
+
+/** Why a session (not just one of its tunnels) is over. */
+export type SessionEndKind = 'logout' | 'expired' | 'dropped';
 
 /** A new session id: shown by occtl (its first 6 characters as `Session`) and logged. */
 export function newSid(): string {
@@ -27,6 +34,9 @@ export function newSid(): string {
 /** The session cookies sec-mod has issued. Only sec-mod ever holds them. */
 export class CookieStore {
   private readonly byCookie = new Map<string, CookieSession>();
+
+  /** told once when a session is gone for good (accounting's Stop) */
+  onEnd?: (s: CookieSession, kind: SessionEndKind) => void;
 
   constructor(private cookieTimeoutS: number, private readonly now: () => number = Date.now) {}
 
@@ -44,6 +54,7 @@ export class CookieStore {
       activated: false,
       expiresAt: this.now() + this.cookieTimeoutS * 1000,
       attrs: extra.attrs ?? {},
+      tunnels: 0,
     };
     this.byCookie.set(s.cookie, s);
     return s;
@@ -54,13 +65,14 @@ export class CookieStore {
     const s = this.byCookie.get(cookie);
     if (!s) return undefined;
     if (!s.inUse && s.expiresAt <= this.now()) {
-      this.byCookie.delete(cookie);
+      this.remove(s, 'expired');
       return undefined;
     }
     return s;
   }
 
   markInUse(s: CookieSession): void {
+    s.tunnels++;
     s.inUse = true;
     s.activated = true;
   }
@@ -69,9 +81,16 @@ export class CookieStore {
   release(cookie: string, logout: boolean): CookieSession | undefined {
     const s = this.byCookie.get(cookie);
     if (!s) return undefined;
-    if (logout) this.byCookie.delete(cookie);
-    else { s.inUse = false; s.expiresAt = this.now() + this.cookieTimeoutS * 1000; }
+    s.tunnels = Math.max(0, s.tunnels - 1);
+    s.inUse = s.tunnels > 0;
+    if (logout) this.remove(s, 'logout');
+    else if (!s.inUse) s.expiresAt = this.now() + this.cookieTimeoutS * 1000;
     return s;
+  }
+
+  private remove(s: CookieSession, kind: SessionEndKind): void {
+    if (!this.byCookie.delete(s.cookie)) return;
+    if (s.activated) this.onEnd?.(s, kind);
   }
 
   countForUser(username: string): number {
@@ -82,7 +101,7 @@ export class CookieStore {
 
   expire(): void {
     const now = this.now();
-    for (const [c, s] of this.byCookie) if (!s.inUse && s.expiresAt <= now) this.byCookie.delete(c);
+    for (const s of [...this.byCookie.values()]) if (!s.inUse && s.expiresAt <= now) this.remove(s, 'expired');
   }
 
   get size(): number { return this.byCookie.size; }
@@ -96,9 +115,9 @@ export class CookieStore {
   /** Forgets the sessions with this sid (occtl terminate session): their cookies stop working. */
   dropSid(sid: string): CookieSession[] {
     const dropped: CookieSession[] = [];
-    for (const [c, s] of this.byCookie) {
+    for (const s of [...this.byCookie.values()]) {
       if (s.sid === sid) {
-        this.byCookie.delete(c);
+        this.remove(s, 'dropped');
         dropped.push(s);
       }
     }

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import { createLogger } from '../common/log';
 import { Channel } from '../ipc/channel';
 import { SESSION_INFO_BATCH, zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
@@ -18,6 +18,7 @@ import { warmUpTls } from './warm-up';
 import { KeySlot } from './key-slot';
 import { confineWorker, isolateWorker } from './sandbox';
 import { secureContextFor } from './tls-context';
+import { checkClientCert, type CertIdentity, type ClientCertPolicy } from './client-cert';
 import type { PeerProof } from '../ipc/peer-proof';
 import type { DtlsMode } from '../dtls/server';
 
@@ -28,7 +29,17 @@ confineWorker();
 // the TLS key engine's way to sec-mod (issue 4); main moves a socket onto it
 const keySlot = new KeySlot();
 
-interface Conn { id: number; remoteAddr: string; proof: PeerProof; socket: TLSSocket; tunnel?: Tunnel; sessionId?: number; headers?: ClientHeaders }
+interface Conn {
+  id: number;
+  remoteAddr: string;
+  proof: PeerProof;
+  socket: TLSSocket;
+  tunnel?: Tunnel;
+  sessionId?: number;
+  headers?: ClientHeaders;
+  /** what the handshake verified of the client's certificate (auth = "certificate") */
+  cert?: CertIdentity;
+}
 
 const conns = new Map<number, Conn>();
 const tunnels = new Map<number, Tunnel>();
@@ -66,7 +77,7 @@ function connOf(socket: unknown): Conn | undefined {
 http.on('request', (req, res) => {
   const conn = connOf(req.socket);
   if (!conn || !httpAuth) { res.destroy(); return; }
-  httpAuth.handle(req, res, conn.proof).catch((err: Error) => {
+  httpAuth.handle(req, res, conn.proof, conn.cert).catch((err: Error) => {
     const tooLarge = err instanceof BodyTooLargeError;
     log.warn({ ip: conn.remoteAddr, reason: err.message }, tooLarge ? 'request body too large; closing the connection' : 'auth request failed; closing the connection');
     if (!res.headersSent) res.writeHead(tooLarge ? 413 : 503, { Connection: 'close' }).end();
@@ -106,7 +117,8 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   // The client sizes its tun from this; leave room for IP, UDP and DTLS overhead (as ocserv does)
   // so the same MTU also fits the DTLS path.
   const mtu = baseMtu - 66;
-  const r = await main.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: conn.id, cookie, mtu });
+  const client = conn.headers ?? clientHeaders(req);
+  const r = await main.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: conn.id, cookie, mtu, client });
   const opened = r.body;
   if (!opened.ok) {
     r.fds.forEach(closeFd);
@@ -123,7 +135,7 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   conn.socket.setTimeout(0);
   const dtls = offerDtls(conn, req, p.dtlsId);
   conn.socket.write(connectedResponse(p, config.serverName, baseMtu, dtls?.offer));
-  const mobile = /android|iphone|ipad|ios|mobile/i.test(String(req.headers['user-agent'] ?? ''));
+  const mobile = client.mobile;
   const tunnel = new Tunnel({
     socket: conn.socket,
     tunFd,
@@ -173,6 +185,32 @@ function clampInt(v: string | string[] | undefined, min: number, max: number, df
   return Math.min(max, Math.max(min, n));
 }
 
+/**
+ * auth = "certificate": ask every client for a certificate but let the handshake finish
+ * without one (or with a bad one), so the login answers with a clear message instead of
+ * a TLS alert; sec-mod decides whether a certificate was needed.
+ */
+function tlsServerOptions(c: WorkerConfig): TLSSocketOptions {
+  return c.clientCert ? { requestCert: true, rejectUnauthorized: false } : { requestCert: false };
+}
+
+/** The verdict on a client's certificate, logged once per connection. */
+function clientCertOf(conn: Conn, policy: ClientCertPolicy): CertIdentity | undefined {
+  try {
+    const check = checkClientCert(conn.socket, policy);
+    if (!check.ok) {
+      log.info({ ip: conn.remoteAddr, reason: check.reason }, 'no valid client certificate');
+      return undefined;
+    }
+    const { identity, notes } = check;
+    log.info({ ip: conn.remoteAddr, user: identity.username, groups: identity.groups, ...(notes.length ? { notes } : {}) }, 'client certificate verified');
+    return identity;
+  } catch (err) {
+    log.warn({ ip: conn.remoteAddr, reason: (err as Error).message }, 'cannot check the client certificate; treating it as absent');
+    return undefined;
+  }
+}
+
 main.on('worker.init', (msg) => {
   config = msg.config;
   try {
@@ -184,7 +222,7 @@ main.on('worker.init', (msg) => {
   }
   if (config.isolateWorkers) isolateWorker();
   httpAuth = new HttpAuth(authClient, config, log);
-  if (process.env.OCSERV_TS_NO_WARMUP === undefined) void warmUpTls(secureContext);
+  if (process.env.OCSERV_TS_NO_WARMUP === undefined) void warmUpTls(secureContext, undefined, tlsServerOptions(config));
   log.debug({ workerId: msg.workerId }, 'worker initialised');
 });
 
@@ -193,7 +231,7 @@ main.on('conn.new', (msg, { fds }) => {
   if (fd === undefined) return;
   if (!secureContext || !config) { closeFd(fd); return; }
   const raw = new Socket({ fd, readable: true, writable: true });
-  const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, requestCert: false });
+  const tlsSocket = new TLSSocket(raw, { ...tlsServerOptions(config), isServer: true, secureContext });
   const conn: Conn = { id: msg.connId, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket };
   (tlsSocket as unknown as { ocservConn: Conn }).ocservConn = conn;
   conns.set(conn.id, conn);
@@ -203,7 +241,11 @@ main.on('conn.new', (msg, { fds }) => {
     tlsSocket.destroy();
   });
   let secure = false;
-  tlsSocket.once('secure', () => { secure = true; });
+  const certPolicy = config.clientCert;
+  tlsSocket.once('secure', () => {
+    secure = true;
+    if (certPolicy) conn.cert = clientCertOf(conn, certPolicy);
+  });
   tlsSocket.on('error', (err: Error & { code?: string }) => {
     // A client that resets after saying goodbye (or just vanishes) is ordinary, not a warning.
     const ordinary = err.code === 'ECONNRESET' || err.code === 'EPIPE';

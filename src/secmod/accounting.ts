@@ -1,0 +1,126 @@
+/**
+ * Accounting of sessions (issue 6): one Start when a session's first tunnel is up, an
+ * Interim-Update at each report main sends, one Stop when the session is over for good.
+ * A session outlives its tunnels: a client that reconnects with its cookie continues the
+ * same accounting session (same Acct-Session-Id, counters carried on); one that never comes
+ * back is stopped when its cookie expires, with the cause its last tunnel ended with.
+ */
+import type { SessionStats, TerminateCause } from '../ipc/messages';
+import { zeroStats } from '../ipc/messages';
+import type { CookieSession, SessionEndKind } from './sessions';
+
+export interface AcctRecord {
+  /** Acct-Session-Id */
+  sid: string;
+  username: string;
+  groupname: string;
+  /** the client's real address (Calling-Station-Id) */
+  remoteAddr: string;
+  /** the tunnel address (Framed-IP-Address) */
+  ipv4?: string;
+  radiusClass?: string[];
+  /** totals over all of the session's tunnels; rx = from the client (Acct-Input-*) */
+  stats: SessionStats;
+  /** seconds the session has had a tunnel up (Acct-Session-Time) */
+  sessionTime: number;
+  /** only in a Stop */
+  cause?: TerminateCause;
+}
+
+/** Where records go (RADIUS today). Sinks queue and retry on their own; calls never block. */
+export interface AcctSink {
+  start(r: AcctRecord): void;
+  interim(r: AcctRecord): void;
+  stop(r: AcctRecord): void;
+  /** send what is queued, within a bound; sec-mod is stopping */
+  flush?(timeoutMs: number): Promise<void>;
+}
+
+interface Entry {
+  startedAt: number;
+  /** totals of the tunnels that already ended */
+  done: SessionStats;
+  /** the live tunnel's counters so far */
+  current: SessionStats;
+  ipv4?: string;
+  /** time spent with a tunnel up, by the tunnels that already ended */
+  upMs: number;
+  tunnelSince?: number;
+  lastCause?: TerminateCause;
+}
+
+const add = (a: SessionStats, b: SessionStats): SessionStats => ({
+  rxBytes: a.rxBytes + b.rxBytes, txBytes: a.txBytes + b.txBytes, rxPackets: a.rxPackets + b.rxPackets, txPackets: a.txPackets + b.txPackets,
+});
+
+export class Accounting {
+  private readonly live = new Map<string, Entry>();
+
+  constructor(private readonly sink: AcctSink | undefined, private readonly now: () => number = Date.now) {}
+
+  /** A tunnel of the session is up. */
+  started(s: CookieSession, ipv4: string): void {
+    let e = this.live.get(s.cookie);
+    const first = !e;
+    if (!e) {
+      e = { startedAt: this.now(), done: zeroStats(), current: zeroStats(), upMs: 0 };
+      this.live.set(s.cookie, e);
+    }
+    e.ipv4 = ipv4;
+    e.current = zeroStats();
+    // a replacement tunnel continues the time of the one it replaced
+    e.tunnelSince ??= this.now();
+    if (first) this.sink?.start(this.record(s, e));
+  }
+
+  /** main's periodic report of the live tunnel: an Interim-Update. */
+  report(s: CookieSession, stats: SessionStats): void {
+    const e = this.live.get(s.cookie);
+    if (!e) return;
+    e.current = stats;
+    this.sink?.interim(this.record(s, e));
+  }
+
+  /**
+   * One tunnel ended; the session may go on (reconnection) or be over (see ended).
+   * `othersUp`: another tunnel of the session is up (this one was replaced).
+   */
+  tunnelClosed(s: CookieSession, stats: SessionStats, cause: TerminateCause, othersUp: boolean): void {
+    const e = this.live.get(s.cookie);
+    if (!e) return;
+    e.done = add(e.done, stats);
+    e.current = zeroStats();
+    if (e.tunnelSince !== undefined && !othersUp) {
+      e.upMs += this.now() - e.tunnelSince;
+      e.tunnelSince = undefined;
+    }
+    if (cause !== 'replaced') e.lastCause = cause;
+  }
+
+  /** The session is over: its Stop. */
+  ended(s: CookieSession, kind: SessionEndKind): void {
+    const e = this.live.get(s.cookie);
+    if (!e) return;
+    this.live.delete(s.cookie);
+    const cause: TerminateCause = kind === 'dropped' ? 'admin-reset' : e.lastCause ?? 'lost-carrier';
+    this.sink?.stop({ ...this.record(s, e), cause });
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    await this.sink?.flush?.(timeoutMs);
+  }
+
+  private record(s: CookieSession, e: Entry): AcctRecord {
+    const upMs = e.upMs + (e.tunnelSince !== undefined ? this.now() - e.tunnelSince : 0);
+    return {
+      sid: s.sid,
+      username: s.username,
+      groupname: s.groupname,
+      remoteAddr: s.remoteAddr,
+      ipv4: e.ipv4,
+      radiusClass: s.attrs.radiusClass,
+      stats: add(e.done, e.current),
+      sessionTime: Math.floor(upMs / 1000),
+    };
+  }
+}
