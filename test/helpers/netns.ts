@@ -502,6 +502,8 @@ export interface ConnectOptions {
   route?: string;
   /** extra environment for openconnect (e.g. GNUTLS_SYSTEM_PRIORITY_FILE to pin the TLS version) */
   env?: NodeJS.ProcessEnv;
+  /** connect with this cookie (`--cookie-on-stdin`, as from openconnectAuthenticate) instead of logging in */
+  cookie?: string;
 }
 
 export interface VpnSession {
@@ -517,13 +519,18 @@ export interface VpnSession {
   disconnect(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function baseOpenconnectArgs(o: { user: string; servercert: string }): string[] {
-  return ['--protocol=anyconnect', '--non-inter', '--passwd-on-stdin', '-u', o.user, '--servercert', o.servercert];
+function baseOpenconnectArgs(o: { user: string; servercert: string; answers?: string[] }): string[] {
+  // with answers: interactive, so openconnect reads every form field (password, OTP, group) from stdin
+  const mode = o.answers ? [] : ['--non-inter', '--passwd-on-stdin'];
+  return ['--protocol=anyconnect', ...mode, '-u', o.user, '--servercert', o.servercert];
 }
 
 export async function connectOpenconnect(topo: Topology, o: ConnectOptions): Promise<VpnSession> {
   const stateFile = path.join(topo.tempDir('oc'), 'state.json');
-  const args = [...baseOpenconnectArgs(o), '--script', vpncScriptPath()];
+  const login = o.cookie !== undefined
+    ? ['--protocol=anyconnect', '--non-inter', '--cookie-on-stdin', '--servercert', o.servercert]
+    : baseOpenconnectArgs(o);
+  const args = [...login, '--script', vpncScriptPath()];
   if (o.interfaceName) args.push('-i', o.interfaceName);
   if (o.noDtls) args.push('--no-dtls');
   args.push(...(o.extraArgs ?? []), o.url);
@@ -533,7 +540,7 @@ export async function connectOpenconnect(topo: Topology, o: ConnectOptions): Pro
 
   const proc = topo.spawn(topo.clientNs, 'openconnect', args, { env });
   proc.stdin!.on('error', () => {});
-  proc.stdin!.end(o.password + '\n');
+  proc.stdin!.end((o.cookie ?? o.password) + '\n');
 
   const deadline = Date.now() + (o.timeoutMs ?? 20_000);
   let state: ScriptState | null = null;
@@ -588,13 +595,17 @@ export interface AuthResult {
 /** `openconnect --authenticate`; a failed login gives a non-zero code and no cookie. */
 export async function openconnectAuthenticate(
   topo: Topology,
-  o: { url: string; user: string; password: string; servercert: string; extraArgs?: string[]; timeoutMs?: number },
+  o: {
+    url: string; user: string; password: string; servercert: string; extraArgs?: string[]; timeoutMs?: number;
+    /** one line per form field openconnect asks for, in order (then `password` is unused) */
+    answers?: string[];
+  },
 ): Promise<AuthResult> {
   const r = await topo.exec(
     topo.clientNs,
     'openconnect',
     ['--authenticate', ...baseOpenconnectArgs(o), ...(o.extraArgs ?? []), o.url],
-    { input: o.password + '\n', timeoutMs: o.timeoutMs ?? 30_000 },
+    { input: o.answers ? o.answers.map((a) => a + '\n').join('') : o.password + '\n', timeoutMs: o.timeoutMs ?? 30_000 },
   );
   const vars: Record<string, string> = {};
   for (const line of r.stdout.split('\n')) {
