@@ -57,6 +57,9 @@ export interface Config {
   denyRoaming: boolean;
   /** a client's logout does not spend its cookie */
   persistentCookies: boolean;
+  connectScript?: string;
+  disconnectScript?: string;
+  hostUpdateScript?: string;
   listenHost?: string;
   tcpPort: number;
   udpPort: number;
@@ -98,6 +101,8 @@ export interface Config {
   banPointsWrongPassword: number;
   banPointsConnection: number;
   minReauthTime: number;
+  /** `rate-limit-ms`: new connections are handed to workers at most one per this many ms (0: no limit) */
+  rateLimitMs: number;
   /** Every option as written, for the options not yet given a typed field. */
   raw: RawConfig;
 }
@@ -345,6 +350,9 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     statsReportTime: num('stats-report-time', 360),
     denyRoaming: bool('deny-roaming', false),
     persistentCookies: bool('persistent-cookies', false),
+    connectScript: str('connect-script'),
+    disconnectScript: str('disconnect-script'),
+    hostUpdateScript: str('host-update-script'),
     listenHost: listen,
     tcpPort: num('tcp-port', 443),
     udpPort: num('udp-port', 0),
@@ -384,6 +392,7 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     banPointsWrongPassword: num('ban-points-wrong-password', 10),
     banPointsConnection: num('ban-points-connection', 1),
     minReauthTime: num('min-reauth-time', 300),
+    rateLimitMs: num('rate-limit-ms', 0),
     raw,
   };
 }

@@ -117,6 +117,10 @@ export const workerToMain = {
     }), 100),
   }),
 };
+/** main may take this long to answer session.open: it runs the connect-script, bounded by this */
+export const SCRIPT_TIMEOUT_MS = 30_000;
+export const SESSION_OPEN_TIMEOUT_MS = SCRIPT_TIMEOUT_MS + 10_000;
+
 /** main asks a worker about at most this many sessions at once, so the answer fits one message. */
 export const SESSION_INFO_BATCH = 100;
 export type WorkerToMain = { [K in keyof typeof workerToMain]: Infer<(typeof workerToMain)[K]> };

@@ -6,6 +6,7 @@ import { sessionRoutes, type Config } from '../common/config';
 import type { Logger } from '../common/log';
 import { zeroStats, type SecmodToMain, type SessionParams, type SessionStats, type TerminateCause, type WorkerConfig } from '../ipc/messages';
 import { SessionTimers } from './session-timers';
+import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
 import { closeFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
@@ -14,6 +15,7 @@ import type { RunAs } from './privileges';
 import { SecmodProcess } from './secmod-proc';
 import { SessionTable, type MainSession } from './sessions';
 import { UdpHandover } from './udp-handover';
+import { AcceptPacer } from './accept-pacer';
 import { WorkerPool, type WorkerProc } from './workers';
 import { Admin } from './admin';
 import { provePeer } from '../ipc/peer-proof';
@@ -30,9 +32,10 @@ export interface MainServerOptions {
   childEnv: NodeJS.ProcessEnv;
 }
 
-interface ConnInfo { workerId: number; remoteAddr: string }
+interface ConnInfo { workerId: number; remoteAddr: string; localAddr: string }
 
 const VERSION = 'ocserv-ts 0.1.0';
+const scriptSettings = (c: Config) => ({ connect: c.connectScript, disconnect: c.disconnectScript, hostUpdate: c.hostUpdateScript });
 /** a worker that did not say (older message): nothing known about the client */
 const NO_CLIENT_INFO: MainSession['client'] = { userAgent: '', hostname: '', deviceType: '', platform: '', mobile: false };
 
@@ -48,12 +51,15 @@ export class MainServer {
   private tcp?: Server;
   private udp?: UdpSocket;
   private udpHandover?: UdpHandover;
+  /** rate-limit-ms between accepted connections */
+  private pacer?: AcceptPacer;
   private nextConnId = 1;
   /** MAC key of what main tells sec-mod, through workers, about clients (src/ipc/peer-proof.ts) */
   private readonly peerKey = randomBytes(32);
   /** fixed at start: a reload cannot move keys into or out of running workers */
   private readonly keyIsolation: boolean;
   private readonly timers: SessionTimers;
+  private readonly scripts: Scripts;
 
   constructor(private readonly o: MainServerOptions) {
     this.log = o.log;
@@ -63,6 +69,7 @@ export class MainServer {
     this.secmod = new SecmodProcess(o.secmodScript, o.config.file, o.log, () => this.reattachWorkers(), o.childEnv);
     // every sec-mod, restarted ones too, learns the key of the peer proofs first
     this.secmod.onChannel((ch) => ch.send('peer.key', { key: this.peerKey }));
+    this.scripts = new Scripts(scriptSettings(o.config), o.log);
     this.timers = new SessionTimers({
       log: o.log,
       sessions: this.sessions,
@@ -121,7 +128,8 @@ export class MainServer {
 
   private listen(): Promise<void> {
     const c = this.config;
-    const tcp = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.accept(s));
+    this.pacer = new AcceptPacer(() => this.config.rateLimitMs, (s) => this.accept(s), this.log);
+    const tcp = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.pacer!.accept(s));
     this.tcp = tcp;
     const tcpReady = new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
@@ -176,7 +184,7 @@ export class MainServer {
         localPort: socket.localPort ?? 0,
         proof: provePeer(this.peerKey, { connId, remoteAddr, cert: 'none' }),
       });
-      this.conns.set(connId, { workerId: w.id, remoteAddr });
+      this.conns.set(connId, { workerId: w.id, remoteAddr, localAddr: (socket.localAddress ?? '').replace(/^::ffff:/, '') });
       this.log.debug({ ip: remoteAddr, connId, worker: w.id }, 'connection handed to worker');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'cannot hand the connection to a worker');
@@ -198,7 +206,7 @@ export class MainServer {
         ctx.reply('session.opened', { ok: false, reason: 'unknown connection' });
         return;
       }
-      const r = await this.openSession(w, connId, conn.remoteAddr, cookie, mtu, client ?? NO_CLIENT_INFO);
+      const r = await this.openSession(w, connId, conn, cookie, mtu, client ?? NO_CLIENT_INFO);
       if ('reason' in r) ctx.reply('session.opened', { ok: false, reason: r.reason });
       else ctx.reply('session.opened', { ok: true, params: r.params }, [r.fd]);
     });
@@ -215,8 +223,9 @@ export class MainServer {
     });
   }
 
-  private async openSession(w: WorkerProc, connId: number, remoteAddr: string, cookie: string, mtu: number, client: MainSession['client']):
+  private async openSession(w: WorkerProc, connId: number, conn: ConnInfo, cookie: string, mtu: number, client: MainSession['client']):
     Promise<{ reason: string } | { params: SessionParams; fd: number }> {
+    const remoteAddr = conn.remoteAddr;
     const c = this.config;
     const channel = this.secmod.channel;
     if (!channel) return { reason: 'sec-mod unavailable' };
@@ -252,6 +261,13 @@ export class MainServer {
       this.log.error({ err: (err as Error).message }, 'cannot create the tun device');
       return release('cannot create tun device');
     }
+    const routes = attrs.routes?.length ? sessionRoutes(attrs.routes) : c.routes;
+    const dns = attrs.dns?.length ? attrs.dns : c.dns;
+    const script: ScriptSession = {
+      id: 0, username: reply.username, groupname: reply.groupname, device: tun.name, remoteAddr, localAddr: conn.localAddr,
+      ipLocal: lease.local, ipRemote: lease.remote, userAgent: client.userAgent, hostname: client.hostname,
+      deviceType: client.deviceType, platform: client.platform, routes, noRoutes: c.noRoutes, dns,
+    };
     const session: MainSession = {
       sessionId: this.sessions.newId(),
       workerId: w.id,
@@ -274,8 +290,17 @@ export class MainServer {
       lastRxPackets: 0,
       lastReport: Date.now(),
       reportEvery: attrs.interimInterval ?? c.statsReportTime,
+      script,
     };
+    script.id = session.sessionId;
+    const verdict = await this.scripts.connect(script);
+    if (!verdict.ok) {
+      closeFd(tun.fd);
+      this.pool!.release(lease.remote);
+      return release(`connect-script refused the session (${verdict.reason})`);
+    }
     this.sessions.add(session);
+    if (client.hostname) this.scripts.hostUpdate(script);
     channel.send('session.started', { cookie, ipv4: lease.remote, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
     this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease.remote, tun: tun.name, sid: session.sid }, 'session opened');
     return {
@@ -286,8 +311,8 @@ export class MainServer {
         groupname: session.groupname,
         tunName: tun.name,
         ipv4: lease,
-        dns: attrs.dns?.length ? attrs.dns : c.dns,
-        routes: attrs.routes?.length ? sessionRoutes(attrs.routes) : c.routes,
+        dns,
+        routes,
         noRoutes: c.noRoutes,
         mtu: tunMtu,
         dpd: c.dpd,
@@ -312,6 +337,7 @@ export class MainServer {
     // main's own decisions (administrator, timeouts) spend the cookie; a replaced tunnel never does
     const spent = cause === 'replaced' ? false : logout || cause === 'admin-reset' || cause === 'idle-timeout' || cause === 'session-timeout';
     this.sessions.remove(s.sessionId, { reason, stats });
+    this.scripts.disconnect(s.script, stats, Math.round((Date.now() - s.startedAt) / 1000));
     closeFd(s.tunFd);
     this.pool?.release(s.lease.remote);
     this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout: spent, reason, stats, cause });
@@ -356,6 +382,7 @@ export class MainServer {
     this.admin?.stop();
     this.secmod.expectExit();
     this.tcp?.close();
+    this.pacer?.stop();
     this.udp?.close();
     this.timers.stop();
     for (const s of [...this.sessions.all()]) this.terminate(s, 'server shutting down', 'admin-reboot');
@@ -373,7 +400,10 @@ export class MainServer {
       log: this.log,
       config: () => this.config,
       // reload swaps the configuration new sessions are opened with
-      setConfig: (c) => { (this as unknown as { config: Config }).config = c; },
+      setConfig: (c) => {
+        (this as unknown as { config: Config }).config = c;
+        this.scripts.configure(scriptSettings(c));
+      },
       sessions: this.sessions,
       workers: () => this.workers,
       secmod: this.secmod,

@@ -34,6 +34,8 @@ export interface MainSession {
   lastReport: number;
   /** seconds between accounting reports (Acct-Interim-Interval, else stats-report-time); 0 = none */
   reportEvery: number;
+  /** what connect/disconnect scripts are told about this tunnel */
+  script: import('./scripts').ScriptSession;
 }
 
 /** How a session ended, as far as main was told. */

@@ -7,7 +7,7 @@ import { Socket } from 'node:net';
 import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import { createLogger } from '../common/log';
 import { Channel } from '../ipc/channel';
-import { SESSION_INFO_BATCH, zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
+import { SESSION_INFO_BATCH, SESSION_OPEN_TIMEOUT_MS, zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
 import { closeFd } from '../native';
 import { BodyTooLargeError, HttpAuth, cookieValue, type SecmodAuthClient } from './http-auth';
 import { connectedResponse, type DtlsOffer } from './connect-headers';
@@ -118,7 +118,8 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   // so the same MTU also fits the DTLS path.
   const mtu = baseMtu - 66;
   const client = conn.headers ?? clientHeaders(req);
-  const r = await main.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: conn.id, cookie, mtu, client });
+  // main may be running the connect-script meanwhile
+  const r = await main.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: conn.id, cookie, mtu, client }, undefined, SESSION_OPEN_TIMEOUT_MS);
   const opened = r.body;
   if (!opened.ok) {
     r.fds.forEach(closeFd);
