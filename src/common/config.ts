@@ -35,6 +35,8 @@ export interface Config {
   file: string;
   /** every `auth` line must succeed, in order */
   auth: AuthMethod[];
+  /** `acct = "radius[config=...]"`: where accounting records go */
+  acct?: AuthMethod;
   /** `enable-auth`: alternatives a client may use instead of the `auth` chain */
   enableAuth: AuthMethod[];
   /** `select-group` choices offered in the login form (value and label) */
@@ -231,6 +233,14 @@ function checkPamParams(params: Record<string, string>, file: string, line: numb
   }
 }
 
+function parseAcct(e: { value: string; line: number } | undefined, file: string): AuthMethod | undefined {
+  if (!e) return undefined;
+  const m = parseAuth(String(e.value), file, e.line);
+  if (m.type !== 'radius') throw new ConfigError(file, e.line, `acct: only radius accounting is supported, not '${m.type}'`);
+  if (!m.params.config) throw new ConfigError(file, e.line, `acct: radius needs [config=/path/to/radiusclient.conf]`);
+  return m;
+}
+
 /** `select-group = group1[Human name]` */
 function parseSelectGroup(v: string): { value: string; label: string } {
   const m = /^([^[]+)\[(.*)\]$/.exec(v.trim());
@@ -334,6 +344,7 @@ export function buildConfig(raw: RawConfig, file: string): Config {
   return {
     file,
     auth,
+    acct: parseAcct(first<string>(raw, 'acct'), file),
     enableAuth: all(raw, 'enable-auth').map((e) => parseAuth(String(e.value), file, e.line)),
     selectGroups: all(raw, 'select-group').map((e) => parseSelectGroup(String(e.value))),
     defaultSelectGroup: str('default-select-group'),

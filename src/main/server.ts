@@ -35,6 +35,8 @@ export interface MainServerOptions {
 interface ConnInfo { workerId: number; remoteAddr: string; localAddr: string }
 
 const VERSION = 'ocserv-ts 0.1.0';
+/** ends that leave nothing to come back to: the cookie goes too (and accounting sends its Stop) */
+const SPENDING_CAUSES = new Set<TerminateCause>(['admin-reset', 'admin-reboot', 'idle-timeout', 'session-timeout']);
 const scriptSettings = (c: Config) => ({ connect: c.connectScript, disconnect: c.disconnectScript, hostUpdate: c.hostUpdateScript });
 /** a worker that did not say (older message): nothing known about the client */
 const NO_CLIENT_INFO: MainSession['client'] = { userAgent: '', hostname: '', deviceType: '', platform: '', mobile: false };
@@ -335,7 +337,7 @@ export class MainServer {
     const stats = tunCounters(s.tunName) ?? workerStats;
     const cause = s.endCause ?? causeFromWorker(reason, logout);
     // main's own decisions (administrator, timeouts) spend the cookie; a replaced tunnel never does
-    const spent = cause === 'replaced' ? false : logout || cause === 'admin-reset' || cause === 'idle-timeout' || cause === 'session-timeout';
+    const spent = cause === 'replaced' ? false : logout || SPENDING_CAUSES.has(cause);
     this.sessions.remove(s.sessionId, { reason, stats });
     this.scripts.disconnect(s.script, stats, Math.round((Date.now() - s.startedAt) / 1000));
     closeFd(s.tunFd);

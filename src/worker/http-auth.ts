@@ -3,11 +3,12 @@ import type { SecmodToWorker, WorkerConfig } from '../ipc/messages';
 import type { Logger } from '../common/log';
 import type { PeerProof } from '../ipc/peer-proof';
 import { AuthXmlError, authFailXml, authRequestXml, authSuccessXml, parseClientAuth, parseFormAuth, type ClientAuthMessage } from './auth-xml';
+import type { CertIdentity } from './client-cert';
 
 type AuthReply = SecmodToWorker['auth.reply'];
 
 export interface SecmodAuthClient {
-  init(req: { remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string }): Promise<AuthReply>;
+  init(req: { remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string; cert?: CertIdentity }): Promise<AuthReply>;
   cont(req: { authId: string; answers: Record<string, string> }): Promise<AuthReply>;
 }
 
@@ -33,6 +34,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+/** A message as an HTTP reason phrase: one line of printable ASCII. */
+export function statusText(message: string): string {
+  const text = message.replace(/[^\x20-\x7e]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+  return text || 'Unauthorized';
+}
+
 export function cookieValue(req: IncomingMessage, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
@@ -54,12 +61,15 @@ export class HttpAuth {
     private readonly log: Logger,
   ) {}
 
-  /** peer: main's proof of who this client is, passed on to sec-mod with every new login */
-  async handle(req: IncomingMessage, res: ServerResponse, peer: PeerProof): Promise<void> {
+  /**
+   * peer: main's proof of who this client is, passed on to sec-mod with every new login;
+   * cert: what the TLS handshake verified of the client's certificate, if anything
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, peer: PeerProof, cert?: CertIdentity): Promise<void> {
     const remoteAddr = peer.remoteAddr;
     res.setHeader('X-Transcend-Version', '1');
     if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
-      return this.sendReply(res, await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? '') }));
+      return this.sendReply(res, await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? ''), cert }));
     }
     if (req.method !== 'POST' || !(req.url === '/' || req.url === '/auth' || req.url?.startsWith('/auth?'))) {
       res.writeHead(404, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Not found\n');
@@ -83,6 +93,7 @@ export class HttpAuth {
         proof: peer,
         userAgent: String(req.headers['user-agent'] ?? ''),
         groupname: msg.groupSelect,
+        cert,
       });
       // A client that answers the form on its first POST (no context yet) goes straight on.
       if (msg.type !== 'init' && reply.status === 'continue' && Object.keys(msg.answers).length) {
@@ -117,7 +128,8 @@ export class HttpAuth {
         res.end(authSuccessXml(this.config.banner));
         return;
       case 'fail':
-        res.writeHead(401, { 'Content-Type': 'text/xml', Connection: 'close' });
+        // openconnect shows the status line of a 401, not its body: the reason goes there too, as ocserv does
+        res.writeHead(401, statusText(reply.message), { 'Content-Type': 'text/xml', Connection: 'close' });
         res.end(authFailXml(reply.message));
         return;
     }

@@ -22,7 +22,9 @@ export function keyIdentifier(certPem: string, key: number, fd: number, timeoutM
 }
 
 export function secureContextFor(tls: TlsMaterial, keySlotFd: number, timeoutMs = KEY_TIMEOUT_MS): SecureContext {
-  const base = { cert: tls.certs, ca: tls.ca, minVersion: 'TLSv1.2' as const };
+  // ca also decides which client certificates verify; a crl turns on revocation checks
+  // for the whole chain (OpenSSL's CRL_CHECK | CRL_CHECK_ALL)
+  const base = { cert: tls.certs, ca: tls.ca, crl: tls.crl, minVersion: 'TLSv1.2' as const };
   if (tls.keys) return createSecureContext({ ...base, key: tls.keys });
   // By id, from the directory the engine was built into: loading by path works for the
   // first context of a process only.
