@@ -28,7 +28,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   // authentication
   'auth': s({ multi: true }),
   'enable-auth': s({ multi: true }),
-  'acct': later(s()),
+  'acct': s(),
   'auth-timeout': i(...SECONDS),
   'min-reauth-time': i(...SECONDS),
   'max-ban-score': i(...SECONDS),

@@ -11,6 +11,7 @@ import { Authenticator } from './login';
 import { sessionList } from './session-list';
 import { CookieStore } from './sessions';
 import { Accounting } from './accounting';
+import { RadiusAccounting } from './acct/radius-acct';
 import { KeyService, keyPairs } from './key-service';
 import { PeerCheck } from './peer-check';
 import { dropSecmodCapabilities } from './privileges';
@@ -34,7 +35,14 @@ try {
   process.exit(1);
 }
 const peers = new PeerCheck();
-const accounting = new Accounting(undefined);
+let acctSink: RadiusAccounting | undefined;
+try {
+  acctSink = config.acct ? new RadiusAccounting(config.acct.params, log) : undefined;
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, 'cannot set up RADIUS accounting');
+  process.exit(1);
+}
+const accounting = new Accounting(acctSink);
 cookies.onEnd = (s, kind) => {
   log.info({ user: s.username, sid: s.sid, kind }, 'session ended');
   accounting.ended(s, kind);
@@ -48,10 +56,14 @@ const auth = new Authenticator(config, log,
     failed: (remoteAddr, username) => main.send('auth.failed', { remoteAddr, username }),
     succeeded: (remoteAddr, username, ms) => main.send('auth.succeeded', { remoteAddr, username, ms }),
   });
-main.onClose((reason) => {
-  log.info({ reason }, 'main went away; sec-mod exits');
+/** Accounting Stops still queued get a few seconds to reach the server before sec-mod goes. */
+async function exit(why: string): Promise<never> {
+  log.info({ why }, 'sec-mod exits');
+  await accounting.flush(5000);
   process.exit(0);
-});
+}
+main.onClose((reason) => void exit(`main went away (${reason})`));
+process.on('SIGTERM', () => void exit('SIGTERM'));
 
 main.on('worker.attach', ({ workerId }, { fds }) => {
   const [fd] = fds;
