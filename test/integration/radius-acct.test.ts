@@ -9,7 +9,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  connectOpenconnect, createTopology, removeStaleNamespaces, repoRoot, serverEnv, startServer,
+  connectOpenconnect, createTopology, openconnectAuthenticate, removeStaleNamespaces, repoRoot, serverEnv, startServer, stopProcess,
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
 import { startFreeradius, type FreeradiusHandle, type RadiusUser } from '../helpers/freeradius';
@@ -19,6 +19,7 @@ const USERS: RadiusUser[] = [
   { name: 'alice', password: 'alice pw', reply: [['Class', 'OU=billing;'], ['Acct-Interim-Interval', '2']] },
   { name: 'bob', password: 'bob pw' },
   { name: 'carol', password: 'carol pw' },
+  { name: 'dave', password: 'dave pw' },
 ];
 const MB = 1024 * 1024;
 
@@ -132,6 +133,29 @@ t.test('Start, Interim-Update, Stop: one session id, exact octets, Class echoed,
   t.equal(output, received, 'Acct-Output-Octets = bytes the client received from it');
   t.equal(Number(stop['Acct-Input-Packets']), sentPackets);
   t.ok(Number(stop['Acct-Session-Time']) >= 1);
+});
+
+t.test('a client that reconnects with its cookie stays one accounting session', async (t) => {
+  const auth = await openconnectAuthenticate(topo, { url: server.url, user: 'dave', password: 'dave pw', servercert: server.pin });
+  t.ok(auth.cookie);
+  const viaCookie = () => connectOpenconnect(topo, { url: server.url, user: '', password: '', cookie: auth.cookie!, servercert: server.pin, interfaceName: 'ocdave', noDtls: true });
+  const first = await viaCookie();
+  await until('Start', () => of('dave').find((r) => r['Acct-Status-Type'] === 'Start'));
+  await transfer(100_000, 100_000);
+  const firstSent = await tunCounter(first, 'tx_bytes');
+  await stopProcess(first.proc, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 1000));
+  const second = await viaCookie();
+  t.equal(second.address, first.address, 'same address');
+  await transfer(200_000, 200_000);
+  const secondSent = await tunCounter(second, 'tx_bytes');
+  await second.disconnect();
+  const stop = await until('Stop', () => of('dave').find((r) => r['Acct-Status-Type'] === 'Stop'));
+  const recs = of('dave');
+  t.equal(recs.filter((r) => r['Acct-Status-Type'] === 'Start').length, 1, 'one Start');
+  t.equal(recs.filter((r) => r['Acct-Status-Type'] === 'Stop').length, 1, 'one Stop');
+  t.equal(new Set(recs.map((r) => r['Acct-Session-Id'])).size, 1, 'one Acct-Session-Id across the reconnection');
+  t.equal(Number(stop['Acct-Input-Octets']), firstSent + secondSent, 'the octets of both connections');
 });
 
 t.test('Acct-Terminate-Cause for an administrator\'s disconnect and an idle timeout', async (t) => {
