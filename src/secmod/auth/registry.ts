@@ -3,12 +3,16 @@ import type { AuthMethod } from '../../common/config';
 import type { Logger } from '../../common/log';
 import type { AuthBackend, Conversation, Step } from './backend';
 import { CertificateBackend } from './certificate';
+import { PamBackend } from './pam';
 import { PlainBackend } from './plain';
+import { RadiusBackend } from './radius';
 
 type Factory = (params: Record<string, string>, log: Logger) => AuthBackend;
 
 const FACTORIES: Record<string, Factory> = {
   plain: (params, log) => new PlainBackend(params, log),
+  pam: (params, log) => new PamBackend(params, log),
+  radius: (params, log) => new RadiusBackend(params, log),
   certificate: () => new CertificateBackend(),
 };
 
