@@ -69,6 +69,7 @@ export class Authenticator {
   private primary: AuthBackend[] = [];
   private alternatives: AuthBackend[] = [];
   private cfg!: LoginConfig;
+  private retired: AuthBackend[] = [];
 
   constructor(
     cfg: LoginConfig,
@@ -81,17 +82,29 @@ export class Authenticator {
 
   /** A reloaded configuration: logins in progress finish with the backends they started with. */
   reconfigure(cfg: LoginConfig): void {
-    const inUse = new Set([...this.pending.values()].flatMap((l) => l.chain));
-    for (const b of [...this.primary, ...this.alternatives]) if (!inUse.has(b)) b.close?.();
+    this.retired.push(...this.primary, ...this.alternatives);
     this.cfg = cfg;
     this.primary = createBackends(cfg.auth, this.log);
     this.alternatives = createBackends(cfg.enableAuth, this.log);
+    this.closeRetired();
+  }
+
+  /** Backends of an older configuration close once no login in progress uses them. */
+  private closeRetired(): void {
+    if (!this.retired.length) return;
+    const inUse = new Set([...this.pending.values()].flatMap((l) => l.chain));
+    this.retired = this.retired.filter((b) => {
+      if (inUse.has(b)) return true;
+      b.close?.();
+      return false;
+    });
   }
 
   close(): void {
     for (const l of this.pending.values()) l.conv.cancel();
     this.pending.clear();
-    for (const b of [...this.primary, ...this.alternatives]) b.close?.();
+    for (const b of [...this.primary, ...this.alternatives, ...this.retired]) b.close?.();
+    this.retired = [];
   }
 
   /** Logins in progress, for occtl's session list. */
@@ -123,7 +136,7 @@ export class Authenticator {
       chain,
       index: 0,
       conv: chain[0]!.begin(req, undefined),
-      group: req.groupname,
+      group: this.chosenGroup(req.groupname),
       firstForm: true,
     };
     return this.advance(login, () => login.conv.start());
@@ -137,7 +150,7 @@ export class Authenticator {
       return { status: 'fail', message: 'Login session expired; please start again.' };
     }
     const { group_list: group, ...answers } = msg.answers;
-    if (group !== undefined && this.cfg.selectGroups.length) login.group = group || undefined;
+    if (group !== undefined && this.offeredGroups().length) login.group = this.chosenGroup(group);
     if (answers.username) login.username = answers.username.trim();
     return this.advance(login, () => login.conv.answer(answers));
   }
@@ -185,12 +198,32 @@ export class Authenticator {
   }
 
   private groupPrompt(login: PendingLogin): AuthPrompt | undefined {
-    const groups = this.cfg.selectGroups;
-    if (!groups.length || this.cfg.autoSelectGroup) return undefined;
+    const groups = this.offeredGroups();
+    if (!groups.length) return undefined;
     const options = this.cfg.defaultSelectGroup ? [{ value: '', label: this.cfg.defaultSelectGroup }, ...groups] : [...groups];
     // the client's --authgroup choice goes first so a non-interactive client keeps it
     if (login.group) options.sort((a, b) => Number(b.value === login.group) - Number(a.value === login.group));
-    return { name: 'group_list', label: 'GROUP:', type: 'select', options };
+    return { name: 'group_list', label: 'Group:', type: 'select', options };
+  }
+
+  /**
+   * The groups the form offers: the select-group lines, or with auto-select-group every
+   * group the first auth method knows (ocserv replaces the lines with that list).
+   */
+  private offeredGroups(): { value: string; label: string }[] {
+    const all = this.cfg.autoSelectGroup ? this.primary[0]?.groupList?.() : undefined;
+    return all ? all.map((g) => ({ value: g, label: g })) : this.cfg.selectGroups;
+  }
+
+  /**
+   * The group a client's choice names. The default-select-group choice means none; some
+   * AnyConnect clients send a choice's label rather than its value (ocserv maps it too).
+   */
+  private chosenGroup(choice: string | undefined): string | undefined {
+    if (!choice || choice === this.cfg.defaultSelectGroup) return undefined;
+    const offered = this.offeredGroups();
+    if (offered.some((g) => g.value === choice)) return choice;
+    return offered.find((g) => g.label === choice)?.value ?? choice;
   }
 
   private async failed(login: PendingLogin, s: Extract<Step, { kind: 'fail' }>): Promise<Reply> {
@@ -258,5 +291,6 @@ export class Authenticator {
       l.conv.cancel();
       this.pending.delete(id);
     }
+    this.closeRetired();
   }
 }
