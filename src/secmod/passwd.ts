@@ -177,6 +177,22 @@ export class PasswdFile {
     return { result: 'ok', groups: [...entry.groups] };
   }
 
+  /**
+   * The groups of an unlocked user whose stored hash is empty, undefined for anyone else:
+   * with an OTP file ocserv asks such a user for the one-time code alone.
+   */
+  otpOnly(user: string): { groups: string[] } | undefined {
+    this.refresh();
+    const entry = this.entries.get(user);
+    return entry && !entry.locked && entry.hash === '' ? { groups: [...entry.groups] } : undefined;
+  }
+
+  /** The groups of every user, in file order, for auto-select-group. */
+  allGroups(): string[] {
+    this.refresh();
+    return [...new Set([...this.entries.values()].flatMap((e) => e.groups))];
+  }
+
   /** Re-reads on any change of inode, size, mtime or ctime: ocpasswd replaces the file by rename. */
   private refresh(): void {
     let stamp: string;

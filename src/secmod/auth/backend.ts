@@ -79,6 +79,8 @@ export interface AuthBackend {
   begin(req: LoginRequest, prior: Identity | undefined): Conversation;
   /** the server is stopping or the configuration changed */
   close?(): void;
+  /** every group this method knows of, for `auto-select-group` (ocserv: the first auth method's list) */
+  groupList?(): string[];
 }
 
 /** The username+password form most backends start with. */
