@@ -129,3 +129,30 @@ t.test('idle-timeout and session-timeout end tunnels, and the cookie with them',
   t.ok(exited(busy), 'the session ended while carrying traffic');
   t.match(server.output(), /"cause":"session-timeout"/);
 });
+
+t.test('deny-roaming refuses the cookie from another address; without it the session follows the client', async (t) => {
+  // a second client address, used as the source toward the server from now on
+  const roamed = topo.clientIp.replace(/\d+$/, (n) => String(Number(n) + 4));
+  const useSource = async (src: string) => {
+    await topo.exec(topo.clientNs, 'ip', ['route', 'replace', `${topo.serverIp}/32`, 'dev', topo.clientIf, 'src', src], { check: true });
+  };
+  await topo.exec(topo.clientNs, 'ip', ['addr', 'add', `${roamed}/32`, 'dev', topo.clientIf], { check: true });
+  await topo.exec(topo.serverNs, 'ip', ['route', 'add', `${roamed}/32`, 'dev', topo.serverIf], { check: true });
+  t.teardown(() => useSource(topo.clientIp));
+
+  let server = await serve('use-occtl = true\ndeny-roaming = true');
+  await useSource(topo.clientIp);
+  let cookie = await cookieFor(server, 'alice');
+  await useSource(roamed);
+  await t.rejects(withCookie(server, cookie, 'ocr1'), /exited|no tunnel/, 'refused from the new address');
+  t.match(server.output(), /cookie used from another address \(deny-roaming\)/);
+
+  server = await serve('use-occtl = true');
+  await useSource(topo.clientIp);
+  cookie = await cookieFor(server, 'alice');
+  await useSource(roamed);
+  const s = await withCookie(server, cookie, 'ocr2');
+  t.ok(s.address, 'accepted when roaming is allowed');
+  const [u] = await users(server);
+  t.equal(u!['Remote IP'], roamed, 'occtl shows the new address');
+});
