@@ -156,3 +156,25 @@ t.test('deny-roaming refuses the cookie from another address; without it the ses
   const [u] = await users(server);
   t.equal(u!['Remote IP'], roamed, 'occtl shows the new address');
 });
+
+t.test('max-same-clients and mobile-idle-timeout', async (t) => {
+  const server = await serve('use-occtl = true\nmax-same-clients = 1\nidle-timeout = 600\nmobile-idle-timeout = 2');
+  const first = await connectOpenconnect(topo, { url: server.url, user: 'bob', password: 'bob pw', servercert: server.pin, interfaceName: 'ocm1' });
+  live.push(first);
+  await t.rejects(
+    connectOpenconnect(topo, { url: server.url, user: 'bob', password: 'bob pw', servercert: server.pin, interfaceName: 'ocm2' }),
+    /exited|no tunnel/, 'a second session of bob is refused',
+  );
+  t.match(server.output(), /already has 1 sessions \(max-same-clients\)/);
+  await first.disconnect();
+  await until('bob to be gone', async () => (await users(server)).length === 0);
+
+  // a phone gets mobile-idle-timeout instead of idle-timeout
+  const phone = await connectOpenconnect(topo, {
+    url: server.url, user: 'bob', password: 'bob pw', servercert: server.pin, interfaceName: 'ocm3',
+    extraArgs: ['--useragent', 'AnyConnect Android 4.10.05085'],
+  });
+  live.push(phone);
+  await until('the idle phone session to end', () => exited(phone), 15_000);
+  t.match(server.output(), /"cause":"idle-timeout"/);
+});
