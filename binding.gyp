@@ -40,6 +40,16 @@
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fvisibility=hidden"]
+    },
+    {
+      # sec-mod runs each PAM login in this short-lived process so a hung module can be
+      # killed (src/native/pam/ocserv_pam_helper.c, docs/PAM.md).
+      "target_name": "ocserv_pam_helper",
+      "type": "executable",
+      "sources": ["src/native/pam/ocserv_pam_helper.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "libraries": ["-lpam"]
     }
   ]
 }
