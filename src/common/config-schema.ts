@@ -3,7 +3,14 @@
  * doc/sample.config so an administrator's existing file keeps working; an option
  * listed with `implemented: false` is accepted (ocserv users have it in their files)
  * but logged as not yet acting, instead of being rejected as unknown.
+ * `later(...)`: will act, does not yet. `never(reason, ...)`: will not act, and the
+ * warning says why. `alias(name)`: another spelling of `name`, read as `name`.
+ * The words for each option are in config-docs.ts. After changing an entry, run
+ * `node scripts/config-reference.js` (after tsc) to regenerate docs/CONFIG-REFERENCE.md and
+ * ocserv.conf.example; a test fails while they differ.
  */
+import { OPTION_GROUPS } from './config-docs';
+
 export type OptionType = 'string' | 'int' | 'bool' | 'path';
 
 export interface OptionSpec {
@@ -12,7 +19,20 @@ export interface OptionSpec {
   multi?: boolean;
   min?: number;
   max?: number;
+  /** the only values a string option takes */
+  choices?: string[];
   implemented?: boolean;
+  /** accepted but never acted on by ocserv-ts: why (printed in the warning) */
+  reason?: string;
+  /** another name of this option: values are stored under that name */
+  alias?: string;
+  /** printed once when the option is used (old names ocserv itself replaced) */
+  note?: string;
+  /** keep double quotes around the value (ocserv passes it unprocessed) */
+  keepQuotes?: boolean;
+  /** what it does, the default, and a value for the example file (from config-docs.ts) */
+  doc?: string;
+  default?: string;
 }
 
 const s = (extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'string', implemented: true, ...extra });
@@ -20,6 +40,9 @@ const p = (extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'path', impl
 const i = (min: number, max: number, extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'int', min, max, implemented: true, ...extra });
 const b = (extra: Partial<OptionSpec> = {}): OptionSpec => ({ type: 'bool', implemented: true, ...extra });
 const later = (spec: OptionSpec): OptionSpec => ({ ...spec, implemented: false });
+const never = (reason: string, spec: OptionSpec): OptionSpec => ({ ...spec, implemented: false, reason });
+// type and status are copied from the target below
+const alias = (target: string, note?: string): OptionSpec => ({ type: 'string', alias: target, ...(note ? { note } : {}) });
 
 const PORT = [0, 65535] as const;
 const SECONDS = [0, 0x7fffffff] as const;
@@ -31,11 +54,12 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'acct': s(),
   'auth-timeout': i(...SECONDS),
   'min-reauth-time': i(...SECONDS),
+  'ban-time': later(i(...SECONDS)),
   'max-ban-score': i(...SECONDS),
   'ban-reset-time': i(...SECONDS),
   'ban-points-wrong-password': i(...SECONDS),
   'ban-points-connection': i(...SECONDS),
-  'ban-points-kkdcp': later(i(...SECONDS)),
+  'ban-points-kkdcp': never('MS-KKDCP forwards Kerberos requests for GSSAPI logins, and ocserv-ts has no GSSAPI/Kerberos support', i(...SECONDS)),
   'cookie-timeout': i(...SECONDS),
   'persistent-cookies': b(),
   'session-timeout': i(...SECONDS),
@@ -49,7 +73,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'udp-listen-host': later(s()),
   'tcp-port': i(...PORT),
   'udp-port': i(...PORT),
-  'listen-clear-file': later(p()),
+  'listen-clear-file': never('ocserv removed it in 1.1.2; put a TLS-terminating proxy in front with listen-proxy-proto instead', p()),
   'listen-proxy-proto': later(b()),
   'listen-netns': later(s()),
   // TLS
@@ -64,9 +88,9 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'match-tls-dtls-ciphers': later(b()),
   'ocsp-response': later(p()),
   'pin-file': later(p()),
-  'srk-pin-file': later(p()),
+  'srk-pin-file': never('TPM-held server keys are not supported (server-key must be a key file)', p()),
   'key-pin': later(s()),
-  'srk-pin': later(s()),
+  'srk-pin': never('TPM-held server keys are not supported (server-key must be a key file)', s()),
   'dtls-legacy': b(),
   'dtls-psk': b(),
   'server-drain-ms': later(i(...SECONDS)),
@@ -76,10 +100,13 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'socket-file': p(),
   'occtl-socket-file': p(),
   'use-occtl': b(),
+  'use-dbus': alias('use-occtl', "ocserv's former name of use-occtl"),
   // ocserv-ts only: members of this group may use occtl-ts besides root
   'occtl-group': s(),
   'pid-file': p(),
   'isolate-workers': b(),
+  'use-seccomp': alias('isolate-workers', "ocserv's former name of isolate-workers"),
+  'limit-worker-memory': later(b()),
   // ocserv-ts only: false puts the private keys into the workers (for a Node without engine support)
   'key-isolation': b(),
   'max-clients': i(0, 1_000_000),
@@ -90,6 +117,11 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'server-stats-reset-time': later(i(...SECONDS)),
   'sec-mod-scale': later(i(0, 1024)),
   'log-level': later(i(0, 9)),
+  'syslog-facility': later(s()),
+  'use-utmp': never('ocserv-ts keeps no utmp records; occtl-ts show users lists the sessions', b()),
+  'cgroup': never('it names cgroup-v1 controllers; run the service in a systemd slice (Slice=, CPUQuota=, MemoryMax=) to limit it instead', s()),
+  'debug-no-secmod-stats': never('a debugging switch of ocserv\'s sec-mod with no counterpart here', b()),
+  'sec-mod-db-cleanup-time': later(i(...SECONDS)),
   // connection keepalive / MTU
   'keepalive': i(...SECONDS),
   'dpd': i(...SECONDS),
@@ -98,15 +130,18 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'try-mtu-discovery': later(b()),
   'mtu': i(576, 65535),
   'output-buffer': later(i(0, 0x7fffffff)),
-  'tunnel-all-dns': later(b()),
+  'tunnel-all-dns': b(),
   'rekey-time': later(i(...SECONDS)),
-  'rekey-method': later(s()),
+  'rekey-method': later(s({ choices: ['ssl', 'new-tunnel'] })),
   'compression': later(b()),
+  'compression-algo-priority': later(s()),
   'no-compress-limit': later(i(0, 65535)),
   'net-priority': later(s()),
   'cisco-client-compat': later(b()),
   'cisco-svc-client-compat': later(b()),
-  'udp-port-proxy': later(b()),
+  'always-require-cert': never('ocserv replaced it by cisco-client-compat (always-require-cert = false is cisco-client-compat = true)', b()),
+  'no-udp': b(),
+  'session-control': never('obsolete; ocserv ignores it as well', s()),
   // network
   'device': s(),
   'predictable-ips': b(),
@@ -117,26 +152,32 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'ipv6-prefix': later(i(0, 128)),
   'ipv6-subnet-prefix': later(i(0, 128)),
   'dns': s({ multi: true }),
-  'nbns': later(s({ multi: true })),
-  'split-dns': later(s({ multi: true })),
+  'ipv4-dns': alias('dns'),
+  'ipv6-dns': alias('dns'),
+  'nbns': s({ multi: true }),
+  'ipv4-nbns': alias('nbns'),
+  'ipv6-nbns': alias('nbns'),
+  'split-dns': s({ multi: true }),
   'ping-leases': later(b()),
   'route': s({ multi: true }),
   'no-route': s({ multi: true }),
-  'iroute': later(s({ multi: true })),
-  'restrict-user-to-routes': later(b()),
-  'restrict-user-to-ports': later(s()),
-  'route-add-cmd': later(s()),
-  'route-del-cmd': later(s()),
-  'config-per-user': later(p()),
-  'config-per-group': later(p()),
-  'default-user-config': later(p()),
-  'default-group-config': later(p()),
+  'append-routes': later(b()),
+  'iroute': never('it acts only in config-per-user and config-per-group files', s({ multi: true })),
+  'restrict-user-to-routes': b(),
+  'restrict-user-to-ports': s(),
+  'route-add-cmd': s(),
+  'route-del-cmd': s(),
+  'config-per-user': p(),
+  'config-per-group': p(),
+  'default-user-config': p(),
+  'default-group-config': p(),
   'select-group': s({ multi: true }),
   'default-select-group': s(),
   'auto-select-group': b(),
-  'expose-iroutes': later(b()),
-  'rx-data-per-sec': later(i(0, 0x7fffffff)),
-  'tx-data-per-sec': later(i(0, 0x7fffffff)),
+  'select-group-by-url': later(b()),
+  'expose-iroutes': b(),
+  'rx-data-per-sec': i(0, 0x7fffffff),
+  'tx-data-per-sec': i(0, 0x7fffffff),
   // scripts and presentation
   'connect-script': p(),
   'disconnect-script': p(),
@@ -145,23 +186,34 @@ export const OPTIONS: Record<string, OptionSpec> = {
   'pre-login-banner': later(s()),
   'user-profile': later(p()),
   'custom-header': later(s({ multi: true })),
+  'included-http-headers': later(s({ multi: true, keepQuotes: true })),
   'camouflage': later(b()),
-  'camouflage-secret': later(s()),
-  'camouflage-realm': later(s()),
+  'camouflage_secret': later(s()),
+  // ocserv spells these two with '_'; the '-' spelling is accepted as well
+  'camouflage-secret': alias('camouflage_secret'),
+  'camouflage_realm': later(s()),
+  'camouflage-realm': alias('camouflage_realm'),
   'proxy-url': later(s()),
-  'dtls-mtu': later(i(0, 65535)),
-  'server-name': later(s()),
   'client-bypass-protocol': later(b()),
-  'restrict-user-to-ip': later(b()),
-  'http-headers': later(s({ multi: true })),
-  'tunnel-ipv6': later(b()),
-  'xml-config': later(p()),
-  'xml-auth': later(b()),
-  'kkdcp': later(s({ multi: true })),
-  'gssapi': later(s()),
-  'stats-report': later(b()),
-  'keepalive-timeout': later(i(...SECONDS)),
-  'restrict-user-to-idle-timeout': later(b()),
-  'timestamp': later(b()),
-  'nbns-server': later(s()),
+  'kkdcp': never('MS-KKDCP forwards Kerberos requests for GSSAPI logins, and ocserv-ts has no GSSAPI/Kerberos support', s({ multi: true })),
 };
+
+// An alias is parsed and reported as its target.
+for (const spec of Object.values(OPTIONS)) {
+  if (!spec.alias) continue;
+  const target = OPTIONS[spec.alias];
+  const { type, multi, min, max, choices, implemented, reason, keepQuotes } = target;
+  Object.assign(spec, { type, multi, min, max, choices, implemented, reason, keepQuotes });
+}
+
+for (const group of OPTION_GROUPS) {
+  for (const [name, d] of Object.entries(group.options)) {
+    const spec = lookupOption(name);
+    if (spec) Object.assign(spec, { doc: d.doc, default: d.default });
+  }
+}
+
+/** The spec of an option name as written (lower case), or undefined; never a property of Object.prototype. */
+export function lookupOption(name: string): OptionSpec | undefined {
+  return Object.prototype.hasOwnProperty.call(OPTIONS, name) ? OPTIONS[name] : undefined;
+}

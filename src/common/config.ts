@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
-import { OPTIONS, type OptionSpec } from './config-schema';
+import { lookupOption, type OptionSpec } from './config-schema';
+import { readConfigSyntax, show } from './config-syntax';
+import { parsePortPolicy, type PortPolicy } from './port-policy';
 import { DEFAULT_OCCTL_SOCKET } from '../ipc/control';
 import { certFileProblem, certOptionProblem } from './cert-config';
 import { RadcliConfigError, radiusMethodParams, readRadcliConfig } from '../secmod/radius/radcli-config';
@@ -8,8 +10,11 @@ import { RadcliConfigError, radiusMethodParams, readRadcliConfig } from '../secm
 /** A problem in a config file, always with the place it was found. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /** further problems found in the same reading of the file, in line order (-t lists them all) */
+  readonly also: ConfigError[] = [];
+  /** line 0: the problem is with the file as a whole */
   constructor(readonly file: string, readonly line: number, readonly reason: string) {
-    super(`${file}:${line}: ${reason}`);
+    super(line > 0 ? `${file}:${line}: ${reason}` : `${file}: ${reason}`);
   }
 }
 
@@ -20,6 +25,10 @@ export interface ConfigWarning {
   option?: string;
   /** an ocserv option ocserv-ts accepts but does not act on yet */
   notYet?: boolean;
+  /** an ocserv option ocserv-ts accepts and will not act on: why */
+  reason?: string;
+  /** the name of the [vhost:NAME] section this warning is about */
+  vhost?: string;
 }
 
 type RawValue = string | number | boolean;
@@ -105,70 +114,143 @@ export interface Config {
   minReauthTime: number;
   /** `rate-limit-ms`: new connections are handed to workers at most one per this many ms (0: no limit) */
   rateLimitMs: number;
+  // per-user and per-group settings, iroutes, session limits (docs/PER-USER-CONFIG.md)
+  configPerUser?: string;
+  configPerGroup?: string;
+  defaultUserConfig?: string;
+  defaultGroupConfig?: string;
+  /** run for each iroute: %{R} network/netmask, %{RI} network/length, %{D} the tun device */
+  routeAddCmd: string;
+  routeDelCmd: string;
+  exposeIroutes: boolean;
+  nbns: string[];
+  splitDns: string[];
+  tunnelAllDns: boolean;
+  noUdp: boolean;
+  restrictToRoutes: boolean;
+  restrictToPorts?: PortPolicy;
+  /** bytes per second from (rx) and to (tx) each client; 0 = no limit */
+  rxDataPerSec: number;
+  txDataPerSec: number;
   /** Every option as written, for the options not yet given a typed field. */
   raw: RawConfig;
+  /** names of the [vhost:NAME] sections, which are checked but not served */
+  vhosts?: string[];
 }
 
-function unquote(v: string): string {
-  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) return v.slice(1, -1);
-  return v;
+/** As ocserv: white space and double quotes at either end are not part of the value. */
+export function unquote(v: string): string {
+  // a loop, not /[\s"]+$/: that regex takes quadratic time on a long run of quotes mid-value
+  const strip = (c: string) => c === '"' || /\s/.test(c);
+  let a = 0;
+  let b = v.length;
+  while (a < b && strip(v[a])) a++;
+  while (b > a && strip(v[b - 1])) b--;
+  return v.slice(a, b);
 }
 
 function parseValue(spec: OptionSpec, value: string, file: string, line: number, key: string): RawValue {
   switch (spec.type) {
     case 'int': {
-      if (!/^-?\d+$/.test(value)) throw new ConfigError(file, line, `${key}: '${value}' is not a whole number`);
+      if (!/^-?\d+$/.test(value)) throw new ConfigError(file, line, `${key}: ${show(value)} is not a whole number`);
       const n = Number(value);
-      if (spec.min !== undefined && n < spec.min) throw new ConfigError(file, line, `${key}: ${n} is below the minimum ${spec.min}`);
-      if (spec.max !== undefined && n > spec.max) throw new ConfigError(file, line, `${key}: ${n} is above the maximum ${spec.max}`);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(file, line, `${key}: ${show(value)} is below the minimum ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(file, line, `${key}: ${show(value)} is above the maximum ${spec.max}`);
       return n;
     }
     case 'bool': {
       const v = value.toLowerCase();
       if (['true', 'yes', '1', 'on'].includes(v)) return true;
       if (['false', 'no', '0', 'off'].includes(v)) return false;
-      throw new ConfigError(file, line, `${key}: '${value}' is not true or false`);
+      throw new ConfigError(file, line, `${key}: ${show(value)} is not true or false`);
     }
     case 'path':
     case 'string':
       if (value === '') throw new ConfigError(file, line, `${key}: empty value`);
+      if (spec.choices && !spec.choices.includes(value)) throw new ConfigError(file, line, `${key}: ${show(value)} is not one of ${spec.choices.join(', ')}`);
       return value;
   }
 }
 
 /**
- * Reads ocserv.conf syntax: `name = value` lines, `#` comments, optional double quotes.
- * Unknown options are warnings (a file written for a newer ocserv must still start);
- * malformed lines and bad values are errors that name file and line.
+ * Reads ocserv.conf syntax (config-syntax.ts has the rules). Unknown options are warnings (a
+ * file written for a newer ocserv must still start); malformed lines and bad values are errors
+ * that name file and line. All the file's line errors are collected: the first is thrown, the
+ * others ride in its `also`. `[vhost:NAME]` sections are checked the same way and their
+ * options go to `vhosts` (ocserv-ts serves only the default host; a warning says so).
  */
-export function parseConfigText(text: string, file: string, warnings: ConfigWarning[] = []): RawConfig {
+export function parseConfigText(text: string, file: string, warnings: ConfigWarning[] = [], vhosts?: Map<string, RawConfig>): RawConfig {
   const raw: RawConfig = new Map();
-  const lines = text.split(/\r?\n/);
-  lines.forEach((rawLine, idx) => {
-    const line = idx + 1;
-    const trimmed = rawLine.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    const eq = trimmed.indexOf('=');
-    if (eq <= 0) throw new ConfigError(file, line, `expected 'option = value', got '${trimmed.slice(0, 80)}'`);
-    const key = trimmed.slice(0, eq).trim().toLowerCase();
-    const value = unquote(trimmed.slice(eq + 1).trim());
-    const spec = OPTIONS[key];
+  const errors: ConfigError[] = [];
+  // an option ocserv-ts does not act on is told once, however often it appears
+  const told = new Set<string>();
+  const { items, problems } = readConfigSyntax(text, (name) => lookupOption(name) !== undefined);
+  for (const p of problems) errors.push(new ConfigError(file, p.line, p.reason));
+  let target = raw;
+  let skipping = false;
+  for (const item of items) {
+    const line = item.line;
+    if (item.kind === 'section') {
+      const m = /^vhost:(.*)$/i.exec(item.name);
+      skipping = !m;
+      if (!m) {
+        warnings.push({ file, line, message: `unknown section ${show(`[${item.name}]`)}: its options are skipped` });
+        continue;
+      }
+      const name = m[1].trim().toLowerCase();
+      if (name === '') {
+        errors.push(new ConfigError(file, line, `virtual host section without a name`));
+        skipping = true;
+        continue;
+      }
+      target = vhosts?.get(name) ?? new Map();
+      vhosts?.set(name, target);
+      warnings.push({
+        file, line, vhost: name,
+        message: `[vhost:${name}]: virtual hosts are not served by ocserv-ts; the options of this section are checked but every client gets the default host's settings`,
+      });
+      continue;
+    }
+    if (skipping) continue;
+    const written = item.name.toLowerCase();
+    let spec = lookupOption(written);
     if (!spec) {
-      warnings.push({ file, line, message: `unknown option '${key}' ignored` });
-      return;
+      warnings.push({ file, line, message: `unknown option ${show(written)} ignored` });
+      continue;
     }
-    if (spec.implemented === false) {
-      warnings.push({ file, line, option: key, notYet: true, message: `option '${key}' is accepted but not yet supported by ocserv-ts` });
+    let key = written;
+    if (spec.alias) {
+      if (spec.note && !told.has(written)) warnings.push({ file, line, option: written, message: `'${written}' is read as '${spec.alias}' (${spec.note})` });
+      told.add(written);
+      key = spec.alias;
+      spec = lookupOption(key)!;
     }
-    const entry = { value: parseValue(spec, value, file, line, key), line };
-    const list = raw.get(key);
-    if (!list) raw.set(key, [entry]);
-    else if (spec.multi) list.push(entry);
-    else {
-      warnings.push({ file, line, message: `'${key}' given again (first at line ${list[0].line}); the last one wins` });
-      list[0] = entry;
+    if (spec.implemented === false && !told.has(key)) {
+      told.add(key);
+      if (spec.reason) warnings.push({ file, line, option: key, reason: spec.reason, message: `option '${key}' is ignored: ${spec.reason}` });
+      else warnings.push({ file, line, option: key, notYet: true, message: `option '${key}' is accepted but not yet supported by ocserv-ts` });
     }
-  });
+    try {
+      const value = spec.keepQuotes ? item.value : unquote(item.value);
+      const entry = { value: parseValue(spec, value, file, line, key), line };
+      const list = target.get(key);
+      if (!list) target.set(key, [entry]);
+      else if (spec.multi) list.push(entry);
+      else {
+        warnings.push({ file, line, message: `'${key}' given again (first at line ${list[0].line}); the last one wins` });
+        list[0] = entry;
+      }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      errors.push(err);
+    }
+  }
+  if (errors.length) {
+    errors.sort((a, b) => a.line - b.line);
+    const [firstError, ...rest] = errors;
+    firstError.also.push(...rest);
+    throw firstError;
+  }
   return raw;
 }
 
@@ -180,7 +262,7 @@ function all(raw: RawConfig, key: string): RawEntry[] { return raw.get(key) ?? [
 
 export function parseAuth(spec: string, file: string, line: number): AuthMethod {
   const m = /^([a-z0-9-]+)(?:\[(.*)\])?$/i.exec(spec.trim());
-  if (!m) throw new ConfigError(file, line, `auth: cannot read '${spec}'`);
+  if (!m) throw new ConfigError(file, line, `auth: cannot read ${show(spec)}`);
   const params: Record<string, string> = {};
   if (m[2]) {
     for (const part of m[2].split(',')) {
@@ -192,7 +274,7 @@ export function parseAuth(spec: string, file: string, line: number): AuthMethod 
   }
   const type = m[1].toLowerCase();
   const known = ['plain', 'pam', 'radius', 'certificate', 'gssapi', 'oidc'];
-  if (!known.includes(type)) throw new ConfigError(file, line, `auth: unknown method '${type}'`);
+  if (!known.includes(type)) throw new ConfigError(file, line, `auth: unknown method ${show(type)}`);
   // ocserv's older syntax: plain[/etc/ocserv/passwd]
   if (type === 'plain' && !params.passwd && m[2] && !m[2].includes('=')) params.passwd = m[2].trim();
   if (type === 'plain' && !params.passwd) throw new ConfigError(file, line, `auth: plain needs [passwd=/path/to/file]`);
@@ -216,20 +298,22 @@ function radiusParams(inner: string | undefined, params: Record<string, string>,
   return r.params;
 }
 
+/** sec-mod's PAM backend bound (PAM_MAX_TIMEOUT); kept here so the config check needs no sec-mod code */
+const PAM_MAX_TIMEOUT_S = 80;
 /** pam[gid-min=N,service=NAME,timeout=SECONDS] (service and timeout are ours; docs/PAM.md) */
 function checkPamParams(params: Record<string, string>, file: string, line: number): void {
   for (const k of Object.keys(params)) {
-    if (!['gid-min', 'service', 'timeout'].includes(k)) throw new ConfigError(file, line, `auth: pam has no parameter '${k}' (gid-min, service, timeout)`);
+    if (!['gid-min', 'service', 'timeout'].includes(k)) throw new ConfigError(file, line, `auth: pam has no parameter ${show(k)} (gid-min, service, timeout)`);
   }
   if (params['gid-min'] !== undefined && !/^\d+$/.test(params['gid-min'])) throw new ConfigError(file, line, `auth: pam gid-min must be a number`);
   // the name picks a file in /etc/pam.d
   if (params.service !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/.test(params.service)) {
-    throw new ConfigError(file, line, `auth: pam service '${params.service}' is not a plain file name`);
+    throw new ConfigError(file, line, `auth: pam service ${show(params.service)} is not a plain file name`);
   }
   const timeout = params.timeout;
   // a worker waits 10 s for each of sec-mod's answers (src/secmod/auth/pam.ts)
-  if (timeout !== undefined && !(/^\d+$/.test(timeout) && +timeout >= 1 && +timeout <= 9)) {
-    throw new ConfigError(file, line, `auth: pam timeout must be 1 to 9 seconds`);
+  if (timeout !== undefined && !(/^\d+$/.test(timeout) && +timeout >= 1 && +timeout <= PAM_MAX_TIMEOUT_S)) {
+    throw new ConfigError(file, line, `auth: pam timeout must be 1 to ${PAM_MAX_TIMEOUT_S} seconds`);
   }
 }
 
@@ -250,14 +334,14 @@ function parseSelectGroup(v: string): { value: string; label: string } {
 function netmaskToPrefix(mask: string, file: string, line: number, key: string): number {
   let prefix: number | null = null;
   try { prefix = ipaddr.IPv4.parse(mask).prefixLengthFromSubnetMask(); } catch { /* reported below */ }
-  if (prefix === null) throw new ConfigError(file, line, `${key}: '${mask}' is not a valid netmask`);
+  if (prefix === null) throw new ConfigError(file, line, `${key}: ${show(mask)} is not a valid netmask`);
   return prefix;
 }
 
 /** Accepts `a.b.c.d/len`, `a.b.c.d/m.a.s.k` and a bare network (then the prefix comes from elsewhere). */
 export function parseIPv4Net(value: string, file: string, line: number, key: string): { network: string; prefix?: number } {
   const [addr, mask] = value.split('/');
-  if (!ipaddr.IPv4.isValidFourPartDecimal(addr)) throw new ConfigError(file, line, `${key}: '${addr}' is not an IPv4 address`);
+  if (!ipaddr.IPv4.isValidFourPartDecimal(addr)) throw new ConfigError(file, line, `${key}: ${show(addr)} is not an IPv4 address`);
   if (mask === undefined) return { network: addr };
   const prefix = /^\d+$/.test(mask) ? Number(mask) : netmaskToPrefix(mask, file, line, key);
   if (prefix > 32) throw new ConfigError(file, line, `${key}: prefix /${prefix} is longer than 32`);
@@ -318,17 +402,23 @@ export function buildConfig(raw: RawConfig, file: string): Config {
   }
 
   for (const e of all(raw, 'dns')) {
-    if (!ipaddr.isValid(String(e.value))) throw new ConfigError(file, e.line, `dns: '${e.value}' is not an IP address`);
+    if (!ipaddr.isValid(String(e.value))) throw new ConfigError(file, e.line, `dns: ${show(String(e.value))} is not an IP address`);
   }
   const routes = parseRoutes(all(raw, 'route'), file, 'route');
   const noRoutes = parseRoutes(all(raw, 'no-route'), file, 'no-route');
+  for (const e of all(raw, 'nbns')) {
+    if (!ipaddr.isValid(String(e.value))) throw new ConfigError(file, e.line, `nbns: ${show(String(e.value))} is not an IP address`);
+  }
+  const ports = first<string>(raw, 'restrict-user-to-ports');
+  const portPolicy = ports ? parsePortPolicy(ports.value) : undefined;
+  if (portPolicy && 'error' in portPolicy) throw new ConfigError(file, ports!.line, `restrict-user-to-ports: ${portPolicy.error}`);
 
   const str = (k: string) => first<string>(raw, k)?.value;
   const num = (k: string, d: number) => first<number>(raw, k)?.value ?? d;
   const bool = (k: string, d: boolean) => first<boolean>(raw, k)?.value ?? d;
   const listen = str('listen-host');
   if (listen !== undefined && !ipaddr.isValid(listen)) {
-    throw new ConfigError(file, first<string>(raw, 'listen-host')!.line, `listen-host: '${listen}' is not an IP address (host names are not resolved)`);
+    throw new ConfigError(file, first<string>(raw, 'listen-host')!.line, `listen-host: ${show(listen)} is not an IP address (host names are not resolved)`);
   }
 
   const serverCert = all(raw, 'server-cert').map((e) => String(e.value));
@@ -404,6 +494,22 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     banPointsConnection: num('ban-points-connection', 1),
     minReauthTime: num('min-reauth-time', 300),
     rateLimitMs: num('rate-limit-ms', 0),
+    configPerUser: str('config-per-user'),
+    configPerGroup: str('config-per-group'),
+    defaultUserConfig: str('default-user-config'),
+    defaultGroupConfig: str('default-group-config'),
+    // ocserv has no default and then adds no route; these make iroute work out of the box
+    routeAddCmd: str('route-add-cmd') ?? 'ip route add %{R} dev %{D}',
+    routeDelCmd: str('route-del-cmd') ?? 'ip route delete %{R} dev %{D}',
+    exposeIroutes: bool('expose-iroutes', false),
+    nbns: all(raw, 'nbns').map((e) => String(e.value)),
+    splitDns: all(raw, 'split-dns').map((e) => String(e.value)),
+    tunnelAllDns: bool('tunnel-all-dns', false),
+    noUdp: bool('no-udp', false),
+    restrictToRoutes: bool('restrict-user-to-routes', false),
+    restrictToPorts: portPolicy,
+    rxDataPerSec: num('rx-data-per-sec', 0),
+    txDataPerSec: num('tx-data-per-sec', 0),
     raw,
   };
 }
@@ -415,7 +521,9 @@ export function loadConfig(file: string, warnings: ConfigWarning[] = []): Config
   } catch (err) {
     throw new ConfigError(file, 0, `cannot read: ${(err as Error).message}`);
   }
-  const config = buildConfig(parseConfigText(text, file, warnings), file);
+  const vhosts = new Map<string, RawConfig>();
+  const config = buildConfig(parseConfigText(text, file, warnings, vhosts), file);
+  if (vhosts.size) config.vhosts = [...vhosts.keys()];
   // files other than the config itself: only when loading a real file, not in buildConfig
   const fileProblem = certFileProblem(config.raw);
   if (fileProblem) throw new ConfigError(file, fileProblem.line, fileProblem.reason);

@@ -33,6 +33,25 @@ export interface SessionParams {
   banner?: string;
   /** hex of 32 random bytes: X-DTLS-App-ID / X-DTLS-Session-ID, how main routes UDP to us */
   dtlsId: string;
+  nbns?: string[];
+  splitDns?: string[];
+  tunnelAllDns?: boolean;
+  /** no-udp: no DTLS is offered to this session */
+  noUdp?: boolean;
+  /** the host name the server gives the client (X-CSTP-Hostname): per-user `hostname`, else the client's own */
+  hostname?: string;
+  /** per-session limits the worker applies to the traffic; absent: none */
+  limits?: SessionLimits;
+}
+
+/** What the tunnel data path enforces for one session (src/worker/packet-filter.ts, rate-limit.ts). */
+export interface SessionLimits {
+  /** bytes per second from the client (rx) and to it (tx); 0 or absent = no limit */
+  rxPerSec?: number;
+  txPerSec?: number;
+  /** the client reaches only its routes (and the server's tun address); no-routes never */
+  restrictToRoutes?: boolean;
+  restrictToPorts?: import('../common/port-policy').PortPolicy;
 }
 
 /** The subset of the configuration a worker acts on; workers never read the config file. */
@@ -117,6 +136,14 @@ export const workerToMain = {
     }), 100),
   }),
 };
+/**
+ * How long a worker waits for sec-mod's answer to one login step. Backends bound their own
+ * waits below it (PAM's timeout, RADIUS's servers x retries x timeout), so the client gets
+ * a proper refusal rather than a dropped connection; push-style second factors need tens
+ * of seconds.
+ */
+export const AUTH_STEP_TIMEOUT_MS = 90_000;
+
 /** main may take this long to answer session.open: it runs the connect-script, bounded by this */
 export const SCRIPT_TIMEOUT_MS = 30_000;
 export const SESSION_OPEN_TIMEOUT_MS = SCRIPT_TIMEOUT_MS + 10_000;
@@ -219,6 +246,8 @@ export interface SecmodToMain {
       loginAt: number;
       /** the tunnel address the session had last time, to give it back on reconnection */
       lastIpv4?: string;
+      /** the user's and group's settings files, merged (empty without config-per-user/-group) */
+      config?: import('../common/session-config').SessionConfig;
     }
     | { ok: false; reason: string };
   // occtl (issue 7)

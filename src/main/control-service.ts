@@ -116,7 +116,7 @@ export class ControlService {
 
   private added(s: MainSession): void {
     try {
-      const snap = snapshotOf(this.c.config(), tunMtu(s.tunName));
+      const snap = snapshotOf(this.c.config(), tunMtu(s.tunName), s.settings);
       this.snaps.set(s.sessionId, snap);
       this.c.stats.noteMtu(snap.mtu);
       this.broadcast({ connected: true, user: this.info(s, snap) });
@@ -127,7 +127,7 @@ export class ControlService {
 
   private removed(s: MainSession, end?: SessionEnd): void {
     try {
-      const snap = this.snaps.get(s.sessionId) ?? snapshotOf(this.c.config(), undefined);
+      const snap = this.snaps.get(s.sessionId) ?? snapshotOf(this.c.config(), undefined, s.settings);
       this.snaps.delete(s.sessionId);
       // main still holds the tun here, so the kernel's final counters are readable
       snap.stats = maxStats(maxStats(snap.stats, tunCounters(s.tunName)), end?.stats);

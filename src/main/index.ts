@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config, type ConfigWarning } from '../com
 import { createLogger, levelFromDebug } from '../common/log';
 import { ensureDefaultState, openconnectCommand } from './bootstrap';
 import { parseCli, USAGE, type CliOptions } from './cli';
+import { configSummary, errorLines } from './config-report';
 import { checkCodeReadable, resolveRunAs } from './privileges';
 import { MainServer } from './server';
 
@@ -28,7 +29,7 @@ function primaryAddress(): string {
   return '127.0.0.1';
 }
 
-function loadOrBootstrap(cli: CliOptions): { config: Config; banner?: string } {
+function loadOrBootstrap(cli: CliOptions): { config: Config; banner?: string; warnings: ConfigWarning[] } {
   let file = cli.configFile;
   let banner: string | undefined;
   if (!file && existsSync(DEFAULT_CONFIG)) file = DEFAULT_CONFIG;
@@ -51,7 +52,7 @@ function loadOrBootstrap(cli: CliOptions): { config: Config; banner?: string } {
   if (later.length) {
     process.stderr.write(`ocserv-ts: ${file}: note: accepted but not yet acted on: ${later.map((w) => w.option).join(', ')}\n`);
   }
-  return { config, banner };
+  return { config, banner, warnings };
 }
 
 /**
@@ -75,16 +76,21 @@ async function main(): Promise<void> {
   if (cli.help) { process.stdout.write(USAGE); return; }
   if (cli.version) { process.stdout.write(`ocserv-ts ${VERSION}\n`); return; }
 
-  let loaded: { config: Config; banner?: string };
+  let loaded: ReturnType<typeof loadOrBootstrap>;
   try {
     loaded = loadOrBootstrap(cli);
   } catch (err) {
-    if (err instanceof ConfigError) fail(`${err.message}\nThe server was not started.`);
+    if (err instanceof ConfigError) {
+      const lines = errorLines(err);
+      for (const l of lines.slice(0, -1)) process.stderr.write(`ocserv-ts: ${l}\n`);
+      const n = 1 + err.also.length;
+      fail(`${lines[lines.length - 1]}\n${n > 1 ? `${n} errors in the configuration. ` : ''}The server was not started.`);
+    }
     throw err;
   }
   const { config } = loaded;
   if (cli.testConfig) {
-    process.stdout.write(`${config.file}: configuration OK\n`);
+    process.stdout.write(`${configSummary(config, loaded.warnings).join('\n')}\n`);
     return;
   }
   if (process.getuid && process.getuid() !== 0) fail('must run as root (it creates tun devices and binds privileged ports)');

@@ -61,6 +61,17 @@ export class Ipv4Pool {
     return { local: this.local, remote: ip, netmask: this.netmask, network: this.network, prefix: this.prefix };
   }
 
+  /** The address is inside this pool's network (server, clients, network and broadcast address). */
+  contains(ip: string): boolean {
+    const n = toNum(ip) - this.base;
+    return n >= 0 && n < this.size + 3;
+  }
+
+  /** An address outside the pool that this pool leased explicitly. */
+  holdsExplicit(ip: string): boolean {
+    return this.explicit.has(ip);
+  }
+
   release(remote: string): void {
     if (this.explicit.delete(remote)) return;
     this.used.delete(toNum(remote) - this.base - 2);

@@ -2,15 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { sessionRoutes, type Config } from '../common/config';
+import type { Config, Route } from '../common/config';
+import { resolveSession, type EffectiveSession } from '../common/session-config';
 import type { Logger } from '../common/log';
-import { zeroStats, type SecmodToMain, type SessionParams, type SessionStats, type TerminateCause, type WorkerConfig } from '../ipc/messages';
+import { zeroStats, type SecmodToMain, type SessionLimits, type SessionParams, type SessionStats, type TerminateCause, type WorkerConfig } from '../ipc/messages';
 import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
 import { closeFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
 import { Ipv4Pool } from './leases';
+import { LeasePools } from './pools';
+import { Iroutes, knownIroutes } from './iroutes';
 import type { RunAs } from './privileges';
 import { SecmodProcess } from './secmod-proc';
 import { SessionTable, type MainSession } from './sessions';
@@ -41,6 +44,14 @@ const scriptSettings = (c: Config) => ({ connect: c.connectScript, disconnect: c
 /** a worker that did not say (older message): nothing known about the client */
 const NO_CLIENT_INFO: MainSession['client'] = { userAgent: '', hostname: '', deviceType: '', platform: '', mobile: false };
 
+const exposedIroutes = (c: Config, log: Logger): Route[] => (c.exposeIroutes ? knownIroutes(c.configPerUser, log) : []);
+
+/** The limits the worker enforces, only when the session has any. */
+function sessionLimits(e: EffectiveSession): SessionLimits | undefined {
+  if (!e.rxDataPerSec && !e.txDataPerSec && !e.restrictToRoutes && !e.restrictToPorts) return undefined;
+  return { rxPerSec: e.rxDataPerSec, txPerSec: e.txDataPerSec, restrictToRoutes: e.restrictToRoutes, restrictToPorts: e.restrictToPorts };
+}
+
 /** main: accepts clients, owns leases and tun devices, and supervises sec-mod and workers. */
 export class MainServer {
   private readonly log: Logger;
@@ -48,6 +59,11 @@ export class MainServer {
   private readonly sessions = new SessionTable();
   private readonly conns = new Map<number, ConnInfo>();
   private readonly pool?: Ipv4Pool;
+  /** ipv4-network's pool and those of per-user/group files */
+  private readonly pools?: LeasePools;
+  private readonly iroutes: Iroutes;
+  /** expose-iroutes: every user's iroutes, read with the configuration */
+  private exposedIroutes: Route[] = [];
   private readonly secmod: SecmodProcess;
   private workers!: WorkerPool;
   private tcp?: Server;
@@ -68,6 +84,9 @@ export class MainServer {
     this.config = o.config;
     this.keyIsolation = o.config.keyIsolation;
     if (o.config.ipv4) this.pool = new Ipv4Pool(o.config.ipv4.network, o.config.ipv4.prefix, o.config.predictableIps);
+    if (this.pool) this.pools = new LeasePools(this.pool, o.config.predictableIps);
+    this.iroutes = new Iroutes(o.log, () => ({ add: this.config.routeAddCmd, del: this.config.routeDelCmd }));
+    this.exposedIroutes = exposedIroutes(o.config, o.log);
     this.secmod = new SecmodProcess(o.secmodScript, o.config.file, o.log, () => this.reattachWorkers(), o.childEnv);
     // every sec-mod, restarted ones too, learns the key of the peer proofs first
     this.secmod.onChannel((ch) => ch.send('peer.key', { key: this.peerKey }));
@@ -248,27 +267,33 @@ export class MainServer {
     if (previous) this.replaceSession(previous);
     if (c.maxClients > 0 && this.sessions.size >= c.maxClients) return release(`max-clients (${c.maxClients}) reached`);
     const attrs = reply.attrs ?? {};
+    // the server's settings, the user's and group's files, then the auth backend's (src/common/session-config.ts)
+    const eff = resolveSession(c, reply.config ?? {}, attrs, { mobile: client.mobile, exposedIroutes: c.exposeIroutes ? this.exposedIroutes : undefined });
+    if ('error' in eff) return release(`per-user/group settings: ${eff.error}`);
+    const pools = this.pools!;
+    const pool = pools.poolFor(eff.ipv4Pool);
+    if ('error' in pool) return release(`per-user/group settings: ${pool.error}`);
     const again = previous?.lease.remote ?? reply.lastIpv4;
-    const lease = attrs.ipv4 ? this.pool!.allocateExact(attrs.ipv4)
-      : (again && this.pool!.allocateExact(again)) || this.pool!.allocate(reply.username);
-    if (!lease) return release(attrs.ipv4 ? `the address ${attrs.ipv4} given for ${reply.username} is in use` : 'no free IP address in ipv4-network');
-    const tunMtu = Math.max(576, Math.min(c.mtu ?? 65535, mtu));
+    const lease = eff.explicitIpv4 ? pools.allocateExact(eff.explicitIpv4, pool)
+      : (again && pool.contains(again) && pool.allocateExact(again)) || pool.allocate(reply.username);
+    if (!lease) return release(eff.explicitIpv4 ? `the address ${eff.explicitIpv4} given for ${reply.username} is in use` : `no free IP address in ${pool.network}/${pool.prefix}`);
+    if (eff.hostname) client = { ...client, hostname: eff.hostname };
+    const tunMtu = Math.max(576, Math.min(eff.mtu ?? 65535, mtu));
     let tun;
     try {
       tun = tunOpen(c.device);
       tunConfigure(tun.name, { address: lease.local, peer: lease.remote, mtu: tunMtu });
     } catch (err) {
       if (tun) closeFd(tun.fd);
-      this.pool!.release(lease.remote);
+      pools.release(lease);
       this.log.error({ err: (err as Error).message }, 'cannot create the tun device');
       return release('cannot create tun device');
     }
-    const routes = attrs.routes?.length ? sessionRoutes(attrs.routes) : c.routes;
-    const dns = attrs.dns?.length ? attrs.dns : c.dns;
+    const { routes, noRoutes, dns } = eff;
     const script: ScriptSession = {
       id: 0, username: reply.username, groupname: reply.groupname, device: tun.name, remoteAddr, localAddr: conn.localAddr,
       ipLocal: lease.local, ipRemote: lease.remote, userAgent: client.userAgent, hostname: client.hostname,
-      deviceType: client.deviceType, platform: client.platform, routes, noRoutes: c.noRoutes, dns,
+      deviceType: client.deviceType, platform: client.platform, routes, noRoutes, dns,
     };
     const session: MainSession = {
       sessionId: this.sessions.newId(),
@@ -286,20 +311,29 @@ export class MainServer {
       dtlsId: randomBytes(32).toString('hex'),
       client,
       loginAt: reply.loginAt,
-      idleTimeout: attrs.idleTimeout ?? (client.mobile && c.mobileIdleTimeout ? c.mobileIdleTimeout : c.idleTimeout),
-      sessionTimeout: attrs.sessionTimeout ?? c.sessionTimeout,
+      idleTimeout: eff.idleTimeout,
+      sessionTimeout: eff.sessionTimeout,
       lastActivity: Date.now(),
       lastRxPackets: 0,
       lastReport: Date.now(),
-      reportEvery: attrs.interimInterval ?? c.statsReportTime,
+      reportEvery: eff.statsReportTime,
       script,
+      settings: eff,
     };
     script.id = session.sessionId;
     const verdict = await this.scripts.connect(script);
     if (!verdict.ok) {
       closeFd(tun.fd);
-      this.pool!.release(lease.remote);
+      pools.release(lease);
       return release(`connect-script refused the session (${verdict.reason})`);
+    }
+    // as ocserv: after the connect-script, and a failure refuses the session
+    const added = await this.iroutes.add(tun.name, eff.iroutes, reply.username);
+    if (!added.ok) {
+      this.scripts.disconnect(script, zeroStats(), 0);
+      closeFd(tun.fd);
+      pools.release(lease);
+      return release(added.reason);
     }
     this.sessions.add(session);
     if (client.hostname) this.scripts.hostUpdate(script);
@@ -315,16 +349,22 @@ export class MainServer {
         ipv4: lease,
         dns,
         routes,
-        noRoutes: c.noRoutes,
+        noRoutes,
         mtu: tunMtu,
-        dpd: c.dpd,
-        mobileDpd: c.mobileDpd,
-        keepalive: c.keepalive,
+        dpd: eff.dpd,
+        mobileDpd: eff.mobileDpd,
+        keepalive: eff.keepalive,
         idleTimeout: session.idleTimeout,
         sessionTimeout: session.sessionTimeout,
         defaultDomain: c.defaultDomain,
         banner: c.banner,
         dtlsId: session.dtlsId,
+        nbns: eff.nbns,
+        splitDns: eff.splitDns,
+        tunnelAllDns: eff.tunnelAllDns,
+        noUdp: eff.noUdp,
+        hostname: client.hostname || undefined,
+        limits: sessionLimits(eff),
       },
     };
   }
@@ -340,8 +380,10 @@ export class MainServer {
     const spent = cause === 'replaced' ? false : logout || SPENDING_CAUSES.has(cause);
     this.sessions.remove(s.sessionId, { reason, stats });
     this.scripts.disconnect(s.script, stats, Math.round((Date.now() - s.startedAt) / 1000));
+    // queued before the tun goes: a reconnecting client's routes then move to its new tun in order
+    this.iroutes.remove(s.tunName, s.settings?.iroutes ?? [], s.username);
     closeFd(s.tunFd);
-    this.pool?.release(s.lease.remote);
+    this.pools?.release(s.lease);
     this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout: spent, reason, stats, cause });
     this.log.info({ user: s.username, ip: s.remoteAddr, vpnIp: s.lease.remote, reason, cause, ...stats }, 'session ended');
   }
@@ -405,6 +447,7 @@ export class MainServer {
       setConfig: (c) => {
         (this as unknown as { config: Config }).config = c;
         this.scripts.configure(scriptSettings(c));
+        this.exposedIroutes = exposedIroutes(c, this.log);
       },
       sessions: this.sessions,
       workers: () => this.workers,

@@ -36,6 +36,8 @@ export interface MainSession {
   reportEvery: number;
   /** what connect/disconnect scripts are told about this tunnel */
   script: import('./scripts').ScriptSession;
+  /** what this session was given (configuration, per-user/group files, auth backend): occtl shows it, iroutes are undone from it */
+  settings?: import('../common/session-config').EffectiveSession;
 }
 
 /** How a session ended, as far as main was told. */

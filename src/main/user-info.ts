@@ -1,4 +1,6 @@
 import type { Config, Route } from '../common/config';
+import { portPolicyText } from '../common/port-policy';
+import type { EffectiveSession } from '../common/session-config';
 import type { UserInfo } from '../ipc/control';
 import type { SessionStats, WorkerToMain } from '../ipc/messages';
 import type { MainSession } from './sessions';
@@ -11,8 +13,13 @@ export type WorkerSessionInfo = WorkerToMain['session.info.reply']['sessions'][n
  */
 export interface SessionSnapshot {
   dns: string[];
+  nbns: string[];
+  splitDns: string[];
   routes: string[];
   noRoutes: string[];
+  iroutes: string[];
+  restrictToRoutes: boolean;
+  restrictToPorts: string[];
   dpd: number;
   keepalive: number;
   mtu: number;
@@ -24,13 +31,20 @@ export interface SessionSnapshot {
 
 const route = (r: Route): string => `${r.network}/${r.netmask}`;
 
-export function snapshotOf(c: Config, mtu: number | undefined): SessionSnapshot {
+/** `given`: the session's own settings (per-user/group files, auth backend), else the configuration's */
+export function snapshotOf(c: Config, mtu: number | undefined, given?: EffectiveSession): SessionSnapshot {
+  const g = given ?? { dns: c.dns, nbns: c.nbns, splitDns: c.splitDns, routes: c.routes, noRoutes: c.noRoutes, iroutes: [], restrictToRoutes: c.restrictToRoutes, restrictToPorts: c.restrictToPorts, dpd: c.dpd, keepalive: c.keepalive };
   return {
-    dns: [...c.dns],
-    routes: c.routes.map(route),
-    noRoutes: c.noRoutes.map(route),
-    dpd: c.dpd,
-    keepalive: c.keepalive,
+    dns: [...g.dns],
+    nbns: [...g.nbns],
+    splitDns: [...g.splitDns],
+    routes: g.routes.map(route),
+    noRoutes: g.noRoutes.map(route),
+    iroutes: g.iroutes.map(route),
+    restrictToRoutes: g.restrictToRoutes,
+    restrictToPorts: portPolicyText(g.restrictToPorts),
+    dpd: g.dpd,
+    keepalive: g.keepalive,
     mtu: mtu ?? c.mtu ?? 0,
     stats: { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 },
   };
@@ -73,12 +87,12 @@ export function userInfo(s: MainSession, snap: SessionSnapshot, workerPid: numbe
     tlsCipher: info?.tlsCipher ?? '',
     dtlsCipher: s.dtlsCipher ?? '',
     dns: snap.dns,
-    nbns: [],
-    splitDns: [],
+    nbns: snap.nbns,
+    splitDns: snap.splitDns,
     routes: snap.routes,
     noRoutes: snap.noRoutes,
-    iroutes: [],
-    restrictToRoutes: false,
-    restrictToPorts: [],
+    iroutes: snap.iroutes,
+    restrictToRoutes: snap.restrictToRoutes,
+    restrictToPorts: snap.restrictToPorts,
   };
 }

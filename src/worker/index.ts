@@ -7,7 +7,7 @@ import { Socket } from 'node:net';
 import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import { createLogger } from '../common/log';
 import { Channel } from '../ipc/channel';
-import { SESSION_INFO_BATCH, SESSION_OPEN_TIMEOUT_MS, zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
+import { AUTH_STEP_TIMEOUT_MS, SESSION_INFO_BATCH, SESSION_OPEN_TIMEOUT_MS, zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
 import { closeFd } from '../native';
 import { BodyTooLargeError, HttpAuth, cookieValue, type SecmodAuthClient } from './http-auth';
 import { connectedResponse, type DtlsOffer } from './connect-headers';
@@ -63,8 +63,8 @@ function connectSecmod(fd: number): Channel<SecmodToWorker, WorkerToSecmod> {
 }
 
 const authClient: SecmodAuthClient = {
-  init: async (req) => (await secmod.request<'auth.init', SecmodToWorker['auth.reply']>('auth.init', req)).body,
-  cont: async (req) => (await secmod.request<'auth.cont', SecmodToWorker['auth.reply']>('auth.cont', req)).body,
+  init: async (req) => (await secmod.request<'auth.init', SecmodToWorker['auth.reply']>('auth.init', req, undefined, AUTH_STEP_TIMEOUT_MS)).body,
+  cont: async (req) => (await secmod.request<'auth.cont', SecmodToWorker['auth.reply']>('auth.cont', req, undefined, AUTH_STEP_TIMEOUT_MS)).body,
 };
 
 const http = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 30_000 });
@@ -134,7 +134,8 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   }
   const p = opened.params;
   conn.socket.setTimeout(0);
-  const dtls = offerDtls(conn, req, p.dtlsId);
+  // no-udp (per user or group): the reply offers no DTLS at all
+  const dtls = p.noUdp ? undefined : offerDtls(conn, req, p.dtlsId);
   conn.socket.write(connectedResponse(p, config.serverName, baseMtu, dtls?.offer));
   const mobile = client.mobile;
   const tunnel = new Tunnel({

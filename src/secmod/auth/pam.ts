@@ -7,16 +7,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../../common/log';
-import type { AuthPrompt } from '../../ipc/messages';
+import { AUTH_STEP_TIMEOUT_MS, type AuthPrompt } from '../../ipc/messages';
 import type { AuthBackend, Conversation, Identity, LoginRequest, Step } from './backend';
 import { findHelper, MAX_FRAME, PamHelper, type HelperEvent } from './pam-helper';
 
-export const PAM_DEFAULTS = { service: 'ocserv', gidMin: 0, timeoutSeconds: 8 };
-/**
- * A worker waits 10 s for sec-mod's answer to each form (src/ipc/channel.ts default), so
- * PAM must answer sooner than that for the client to get a proper refusal.
- */
-export const PAM_MAX_TIMEOUT = 9;
+/** 60 s leaves room for push-style second factors (a phone to approve) */
+export const PAM_DEFAULTS = { service: 'ocserv', gidMin: 0, timeoutSeconds: 60 };
+/** A worker waits AUTH_STEP_TIMEOUT_MS for each answer; PAM must give up before that. */
+export const PAM_MAX_TIMEOUT = Math.floor(AUTH_STEP_TIMEOUT_MS / 1000) - 10;
 /**
  * A form nobody answers ends the conversation (and its helper) after this long: a client
  * that gives up at a PAM prompt (openconnect --non-inter after a wrong password) says
