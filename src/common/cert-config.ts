@@ -4,7 +4,8 @@
  * ConfigError, so a bad file stops the server at start, not at the first client.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { show } from './config-syntax';
 import { createSecureContext } from 'node:tls';
 import type { RawConfig } from './config';
 
@@ -28,11 +29,11 @@ export function certificateAuthLine(raw: RawConfig): number | undefined {
 export function certOptionProblem(raw: RawConfig): CertProblem | undefined {
   const user = entry(raw, 'cert-user-oid');
   if (user && !OID_RE.test(String(user.value)) && !SAN_EMAIL.test(String(user.value))) {
-    return { line: user.line, reason: `cert-user-oid: '${user.value}' is neither an OID (2.5.4.3 = CN, 0.9.2342.19200300.100.1.1 = UID) nor SAN(rfc822name)` };
+    return { line: user.line, reason: `cert-user-oid: ${show(String(user.value))} is neither an OID (2.5.4.3 = CN, 0.9.2342.19200300.100.1.1 = UID) nor SAN(rfc822name)` };
   }
   const group = entry(raw, 'cert-group-oid');
   if (group && !OID_RE.test(String(group.value))) {
-    return { line: group.line, reason: `cert-group-oid: '${group.value}' is not an OID (e.g. 2.5.4.11 = OU)` };
+    return { line: group.line, reason: `cert-group-oid: ${show(String(group.value))} is not an OID (e.g. 2.5.4.11 = OU)` };
   }
   const certLine = certificateAuthLine(raw);
   if (certLine !== undefined && !entry(raw, 'ca-cert')) {
@@ -73,8 +74,14 @@ export function certFileProblem(raw: RawConfig): CertProblem | undefined {
   return undefined;
 }
 
+/** A CA bundle or CRL this large is a mistake (or /dev/zero); refuse rather than read it all. */
+const MAX_PEM_BYTES = 64 * 1024 * 1024;
+
 function readText(path: string): string | Error {
   try {
+    const st = statSync(path);
+    if (!st.isFile()) return new Error('not a regular file');
+    if (st.size > MAX_PEM_BYTES) return new Error(`larger than ${MAX_PEM_BYTES} bytes`);
     return readFileSync(path, 'utf8');
   } catch (err) {
     return err as Error;
