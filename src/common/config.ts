@@ -71,7 +71,29 @@ export interface Config {
   connectScript?: string;
   disconnectScript?: string;
   hostUpdateScript?: string;
+  /** an IP address or a host name, resolved at start (every address it has is listened on) */
   listenHost?: string;
+  /** UDP (DTLS) listens here instead of listenHost */
+  udpListenHost?: string;
+  /** the TCP peer is a proxy that starts each connection with a PROXY protocol header */
+  listenProxyProto: boolean;
+  /** on SIGTERM/SIGINT: stop accepting, then wait this long before ending the sessions */
+  serverDrainMs: number;
+  /** tls-priorities as written (a GnuTLS priority string; src/common/tls-priorities.ts maps it) */
+  tlsPriorities?: string;
+  /** PEM Diffie-Hellman parameters file, for the DHE cipher suites */
+  dhParams?: string;
+  /** a DER OCSP response file stapled to handshakes */
+  ocspResponse?: string;
+  /** camouflage: without `?secret` in the URL the server answers as a plain web server */
+  camouflage: boolean;
+  camouflageSecret?: string;
+  camouflageRealm?: string;
+  /** custom-header lines added to the CONNECT answer (%{U}, %{G} replaced) */
+  customHeaders: string[];
+  /** user-profile: an AnyConnect profile XML announced after login and served under /profiles/ */
+  userProfile?: string;
+  preLoginBanner?: string;
   tcpPort: number;
   udpPort: number;
   dtlsPsk: boolean;
@@ -254,6 +276,9 @@ export function parseConfigText(text: string, file: string, warnings: ConfigWarn
   return raw;
 }
 
+/** RFC 1123 host names (letters, digits, hyphens; dot-separated labels) */
+const HOST_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
 function first<T extends RawValue>(raw: RawConfig, key: string): { value: T; line: number } | undefined {
   const e = raw.get(key);
   return e ? { value: e[0].value as T, line: e[0].line } : undefined;
@@ -417,8 +442,16 @@ export function buildConfig(raw: RawConfig, file: string): Config {
   const num = (k: string, d: number) => first<number>(raw, k)?.value ?? d;
   const bool = (k: string, d: boolean) => first<boolean>(raw, k)?.value ?? d;
   const listen = str('listen-host');
-  if (listen !== undefined && !ipaddr.isValid(listen)) {
-    throw new ConfigError(file, first<string>(raw, 'listen-host')!.line, `listen-host: ${show(listen)} is not an IP address (host names are not resolved)`);
+  const udpListen = str('udp-listen-host');
+  for (const [key, v] of [['listen-host', listen], ['udp-listen-host', udpListen]] as const) {
+    if (v !== undefined && !ipaddr.isValid(v) && !HOST_NAME_RE.test(v)) {
+      throw new ConfigError(file, first<string>(raw, key)!.line, `${key}: ${show(v)} is neither an IP address nor a host name`);
+    }
+  }
+  const camouflage = bool('camouflage', false);
+  if (camouflage && !str('camouflage_secret')) {
+    // ocserv would start and then turn every client away
+    throw new ConfigError(file, first<boolean>(raw, 'camouflage')!.line, 'camouflage = true needs camouflage_secret (clients then use https://server/?SECRET)');
   }
 
   const serverCert = all(raw, 'server-cert').map((e) => String(e.value));
@@ -455,6 +488,18 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     disconnectScript: str('disconnect-script'),
     hostUpdateScript: str('host-update-script'),
     listenHost: listen,
+    udpListenHost: udpListen,
+    listenProxyProto: bool('listen-proxy-proto', false),
+    serverDrainMs: num('server-drain-ms', 0),
+    tlsPriorities: str('tls-priorities'),
+    dhParams: str('dh-params'),
+    ocspResponse: str('ocsp-response'),
+    camouflage,
+    camouflageSecret: str('camouflage_secret'),
+    camouflageRealm: str('camouflage_realm'),
+    customHeaders: all(raw, 'custom-header').map((e) => String(e.value)),
+    userProfile: str('user-profile'),
+    preLoginBanner: str('pre-login-banner'),
     tcpPort: num('tcp-port', 443),
     udpPort: num('udp-port', 0),
     dtlsPsk: bool('dtls-psk', true),

@@ -10,7 +10,8 @@ import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
-import { closeFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
+import { closeFd, dupFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
+import { readProxyHeader } from './proxy-reader';
 import { Ipv4Pool } from './leases';
 import { LeasePools } from './pools';
 import { Iroutes, knownIroutes } from './iroutes';
@@ -36,6 +37,11 @@ export interface MainServerOptions {
 }
 
 interface ConnInfo { workerId: number; remoteAddr: string; localAddr: string }
+/** the two ends of a client connection, as main tells the worker */
+interface Peer { remoteAddr: string; remotePort: number; localAddr: string; localPort: number }
+
+/** connections whose PROXY header is still awaited; more are dropped, as a full backlog would */
+const MAX_PROXY_PENDING = 1024;
 
 const VERSION = 'ocserv-ts 0.1.0';
 /** ends that leave nothing to come back to: the cookie goes too (and accounting sends its Stop) */
@@ -71,6 +77,8 @@ export class MainServer {
   private udpHandover?: UdpHandover;
   /** rate-limit-ms between accepted connections */
   private pacer?: AcceptPacer;
+  /** listen-proxy-proto: connections still sending their header, and their fds */
+  private readonly proxyPending = new Map<() => void, number>();
   private nextConnId = 1;
   /** MAC key of what main tells sec-mod, through workers, about clients (src/ipc/peer-proof.ts) */
   private readonly peerKey = randomBytes(32);
@@ -192,25 +200,70 @@ export class MainServer {
 
   private accept(socket: Socket): void {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const remoteAddr = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const peer: Peer = {
+      remoteAddr: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+      remotePort: socket.remotePort ?? 0,
+      localAddr: (socket.localAddress ?? '').replace(/^::ffff:/, ''),
+      localPort: socket.localPort ?? 0,
+    };
     if (fd === undefined || fd < 0) { socket.destroy(); return; }
-    if (this.admin?.refuse(remoteAddr)) { socket.destroy(); return; }
+    if (this.config.listenProxyProto) { this.acceptProxied(socket, fd, peer); return; }
+    if (this.admin?.refuse(peer.remoteAddr)) { socket.destroy(); return; }
+    this.handOver(fd, peer);
+    socket.destroy(); // the worker has its own copy of the fd
+  }
+
+  /** gives the connection on `fd` (which stays the caller's to close) to a worker */
+  private handOver(fd: number, peer: Peer, via?: string): void {
     const connId = this.nextConnId++;
+    const { remoteAddr, localAddr } = peer;
     try {
-      const w = this.workers.assign(fd, {
-        connId,
-        remoteAddr,
-        remotePort: socket.remotePort ?? 0,
-        localAddr: (socket.localAddress ?? '').replace(/^::ffff:/, ''),
-        localPort: socket.localPort ?? 0,
-        proof: provePeer(this.peerKey, { connId, remoteAddr, cert: 'none' }),
-      });
-      this.conns.set(connId, { workerId: w.id, remoteAddr, localAddr: (socket.localAddress ?? '').replace(/^::ffff:/, '') });
-      this.log.debug({ ip: remoteAddr, connId, worker: w.id }, 'connection handed to worker');
+      const w = this.workers.assign(fd, { connId, ...peer, proof: provePeer(this.peerKey, { connId, remoteAddr, cert: 'none' }) });
+      this.conns.set(connId, { workerId: w.id, remoteAddr, localAddr });
+      this.log.debug({ ip: remoteAddr, ...(via ? { proxy: via } : {}), connId, worker: w.id }, 'connection handed to worker');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'cannot hand the connection to a worker');
     }
-    socket.destroy(); // the worker has its own copy of the fd
+  }
+
+  /**
+   * listen-proxy-proto: the peer is a proxy; the client's address comes in the PROXY header,
+   * read here (src/main/proxy-reader.ts) so bans, logs, sec-mod and scripts all see the
+   * client. A connection without a valid header is closed.
+   */
+  private acceptProxied(socket: Socket, fd: number, proxy: Peer): void {
+    let own: number;
+    try {
+      own = dupFd(fd);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'cannot take over a proxied connection');
+      socket.destroy();
+      return;
+    }
+    socket.destroy(); // closes main's first fd only: the connection lives on in `own`
+    if (this.proxyPending.size >= MAX_PROXY_PENDING) {
+      this.log.warn({ proxy: proxy.remoteAddr, waiting: this.proxyPending.size }, 'too many connections waiting for their PROXY header; dropping one');
+      closeFd(own);
+      return;
+    }
+    const cancel = readProxyHeader(own, (r) => {
+      this.proxyPending.delete(cancel);
+      try {
+        if ('error' in r) {
+          this.log.warn({ proxy: proxy.remoteAddr, reason: r.error }, 'bad or missing PROXY protocol header; closing the connection');
+          return;
+        }
+        const h = r.header;
+        const peer = h.command === 'proxy' && h.source && h.destination
+          ? { remoteAddr: h.source.address, remotePort: h.source.port, localAddr: h.destination.address, localPort: h.destination.port }
+          : proxy;
+        if (this.admin?.refuse(peer.remoteAddr)) return;
+        this.handOver(own, peer, proxy.remoteAddr);
+      } finally {
+        closeFd(own);
+      }
+    });
+    this.proxyPending.set(cancel, own);
   }
 
   private setupWorker(w: WorkerProc): void {
@@ -423,11 +476,22 @@ export class MainServer {
   }
 
   async stop(): Promise<void> {
-    this.admin?.stop();
-    this.secmod.expectExit();
+    const serving = this.tcp?.listening === true;
     this.tcp?.close();
     this.pacer?.stop();
+    for (const [cancel, fd] of this.proxyPending) { cancel(); closeFd(fd); }
+    this.proxyPending.clear();
     this.udp?.close();
+    // server-drain-ms, as ocserv: new connections are refused at once, so a load balancer's
+    // health check fails and it sends clients elsewhere, while the tunnels in place go on
+    // for this long
+    const drainMs = this.config.serverDrainMs;
+    if (serving && drainMs > 0) {
+      this.log.info({ ms: drainMs }, 'stopped accepting connections; draining before shutdown (server-drain-ms)');
+      await new Promise((r) => setTimeout(r, drainMs));
+    }
+    this.admin?.stop();
+    this.secmod.expectExit();
     this.timers.stop();
     for (const s of [...this.sessions.all()]) this.terminate(s, 'server shutting down', 'admin-reboot');
     await new Promise((r) => setTimeout(r, 300));

@@ -77,7 +77,8 @@ export function userInfo(s: MainSession, snap: SessionSnapshot, workerPid: numbe
     ipv4: s.lease.remote,
     ptpIpv4: s.lease.local,
     userAgent: info?.userAgent ?? '',
-    hostname: info?.hostname ?? '',
+    // a per-user `hostname` replaced the client's own
+    hostname: s.client.hostname || info?.hostname || '',
     rxBytes: snap.stats.rxBytes,
     txBytes: snap.stats.txBytes,
     dpd: snap.dpd,

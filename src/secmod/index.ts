@@ -14,6 +14,7 @@ import { Accounting } from './accounting';
 import { RadiusAccounting } from './acct/radius-acct';
 import { KeyService, keyPairs } from './key-service';
 import { PeerCheck } from './peer-check';
+import { SupConfigReader } from './sup-config';
 import { dropSecmodCapabilities } from './privileges';
 import { closeFd } from '../native';
 
@@ -35,6 +36,7 @@ try {
   process.exit(1);
 }
 const peers = new PeerCheck();
+const supConfig = new SupConfigReader(log);
 let acctSink: RadiusAccounting | undefined;
 try {
   acctSink = config.acct ? new RadiusAccounting(config.acct.params, log) : undefined;
@@ -88,24 +90,41 @@ main.on('key.attach', ({ workerId }, { fds }) => {
 });
 main.on('peer.key', ({ key }) => peers.setKey(key));
 
-main.on('session.open', ({ cookie, remoteAddr }, ctx) => {
-  const s = cookies.lookup(cookie);
-  if (!s) {
+main.on('session.open', async ({ cookie, remoteAddr }, ctx) => {
+  const known = cookies.lookup(cookie);
+  if (!known) {
     log.warn({ ip: remoteAddr }, 'tunnel request with an unknown or expired cookie');
     ctx.reply('session.open.reply', { ok: false, reason: 'invalid cookie' });
     return;
   }
-  if (config.denyRoaming && s.remoteAddr !== remoteAddr) {
+  // read at every tunnel, as ocserv: an edited file applies to the next session
+  const sup = await supConfig.read(config, known.username, known.groupname);
+  // the cookie may have gone while the files were read
+  const s = cookies.lookup(cookie);
+  if (!s) {
+    ctx.reply('session.open.reply', { ok: false, reason: 'invalid cookie' });
+    return;
+  }
+  if (!sup.ok) {
+    log.warn({ user: s.username, group: s.groupname, ip: remoteAddr, reason: sup.reason }, 'session refused: bad per-user/group settings');
+    ctx.reply('session.open.reply', { ok: false, reason: `per-user/group settings: ${sup.reason}` });
+    return;
+  }
+  const denyRoaming = sup.config.denyRoaming ?? config.denyRoaming;
+  if (denyRoaming && s.remoteAddr !== remoteAddr) {
     log.warn({ user: s.username, ip: remoteAddr, loginIp: s.remoteAddr }, 'cookie used from another address (deny-roaming)');
     ctx.reply('session.open.reply', { ok: false, reason: 'this session belongs to another address (deny-roaming)' });
     return;
   }
-  if (config.maxSameClients > 0 && cookies.countForUser(s.username) >= config.maxSameClients && !s.inUse) {
-    ctx.reply('session.open.reply', { ok: false, reason: `user ${s.username} already has ${config.maxSameClients} sessions (max-same-clients)` });
+  const maxSame = sup.config.maxSameClients ?? config.maxSameClients;
+  if (maxSame > 0 && cookies.countForUser(s.username) >= maxSame && !s.inUse) {
+    ctx.reply('session.open.reply', { ok: false, reason: `user ${s.username} already has ${maxSame} sessions (max-same-clients)` });
     return;
   }
   cookies.markInUse(s);
-  ctx.reply('session.open.reply', { ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs, loginAt: s.createdAt, lastIpv4: s.lastIpv4,
+  ctx.reply('session.open.reply', {
+    ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs, loginAt: s.createdAt, lastIpv4: s.lastIpv4,
+    config: sup.config,
   });
 });
 

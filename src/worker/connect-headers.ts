@@ -12,13 +12,16 @@ export function connectedResponse(p: SessionParams, serverName: string, baseMtu:
   const add = (name: string, value: string | number) => h.push(`${name}: ${value}`);
   add('X-CSTP-Version', 1);
   add('X-CSTP-Server-Name', serverName);
+  if (p.hostname) add('X-CSTP-Hostname', p.hostname);
   add('X-CSTP-DPD', p.dpd);
   add('X-CSTP-Address', p.ipv4.remote);
   add('X-CSTP-Netmask', p.ipv4.netmask);
   for (const d of p.dns) add('X-CSTP-DNS', d);
+  for (const d of p.nbns ?? []) add('X-CSTP-NBNS', d);
+  for (const d of p.splitDns ?? []) add('X-CSTP-Split-DNS', d);
   for (const r of p.routes) add('X-CSTP-Split-Include', `${r.network}/${r.netmask}`);
   for (const r of p.noRoutes) add('X-CSTP-Split-Exclude', `${r.network}/${r.netmask}`);
-  add('X-CSTP-Tunnel-All-DNS', 'false');
+  add('X-CSTP-Tunnel-All-DNS', p.tunnelAllDns ? 'true' : 'false');
   add('X-CSTP-Keepalive', p.keepalive);
   add('X-CSTP-Idle-Timeout', p.idleTimeout > 0 ? p.idleTimeout : 'none');
   // A rekey needs a new tunnel rather than TLS renegotiation, which TLS 1.3 does not have.

@@ -5,6 +5,8 @@ import type { Logger } from '../common/log';
 import type { DtlsEstablished, DtlsMode } from '../dtls/server';
 import { CSTP_HEADER, CstpParser, CstpProtocolError, CstpType, frame, writeHeader } from './cstp';
 import { DtlsLink, DtlsPayload } from './dtls-link';
+import { DropLog, packetFilterFor, type PacketFilter } from './packet-filter';
+import { rateLimiter, type TokenBucket } from './rate-limit';
 
 /** Packets read from the tun per readable event. */
 const TUN_BATCH = 32;
@@ -40,6 +42,12 @@ export class Tunnel {
   private dtls?: DtlsLink;
   /** how the client's DTLS must be keyed; set when the CONNECT reply offered DTLS */
   dtlsMode?: DtlsMode;
+  // the session's limits; all absent (and no per-packet work) for a session without any
+  private readonly filter?: PacketFilter;
+  private readonly rxLimit?: TokenBucket;
+  private readonly txLimit?: TokenBucket;
+  private readonly rxChecked: boolean;
+  private readonly drops?: DropLog;
 
   constructor(private readonly o: TunnelOptions) {
     this.socket = o.socket;
@@ -47,6 +55,19 @@ export class Tunnel {
     this.log = o.log;
     const maxPacket = Math.max(o.params.mtu, 1500) + 64;
     this.parser = new CstpParser(maxPacket);
+    const lim = o.params.limits;
+    if (lim) {
+      const p = o.params;
+      const now = performance.now();
+      this.rxLimit = rateLimiter(lim.rxPerSec, maxPacket, now);
+      this.txLimit = rateLimiter(lim.txPerSec, maxPacket, now);
+      this.filter = packetFilterFor({
+        routes: p.routes, noRoutes: p.noRoutes, dns: p.dns, local: p.ipv4.local,
+        restrictToRoutes: lim.restrictToRoutes, ports: lim.restrictToPorts,
+      });
+      if (this.rxLimit || this.txLimit || this.filter) this.drops = new DropLog(o.log, p.username);
+    }
+    this.rxChecked = this.filter !== undefined || this.rxLimit !== undefined;
     this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER }, {
       onPackets: (slab, lengths) => this.fromTun(slab, lengths),
       onError: (err) => this.end(`tun error: ${err.message}`, false),
@@ -110,7 +131,16 @@ export class Tunnel {
     let viaDtls: Buffer[] | undefined;
     let off = 0;
     let ok = true;
+    const tx = this.txLimit;
+    const now = tx ? performance.now() : 0;
+    let sent = 0;
     for (const len of lengths) {
+      if (tx !== undefined && !tx.take(len, now)) {
+        this.drops!.note('tx-data-per-sec');
+        off += CSTP_HEADER + len;
+        continue;
+      }
+      sent++;
       this.stats.txBytes += len;
       if (dtls && len <= dtlsMtu) {
         (viaDtls ??= []).push(slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len));
@@ -122,7 +152,7 @@ export class Tunnel {
       }
       off += CSTP_HEADER + len;
     }
-    this.stats.txPackets += lengths.length;
+    this.stats.txPackets += sent;
     if (viaDtls) dtls!.sendMany(viaDtls);
     if (!ok) this.tun.pause();
   }
@@ -153,6 +183,7 @@ export class Tunnel {
   private onFrame(type: number, payload: Buffer): void {
     switch (type) {
       case CstpType.Data:
+        if (this.rxChecked && !this.admit(payload)) return;
         this.stats.rxBytes += payload.length;
         this.stats.rxPackets++;
         this.toTun.push(payload);
@@ -182,6 +213,7 @@ export class Tunnel {
     const body = pt.subarray(1);
     switch (pt[0]) {
       case DtlsPayload.Data:
+        if (this.rxChecked && !this.admit(body)) return;
         this.stats.rxBytes += body.length;
         this.stats.rxPackets++;
         this.toTun.push(body);
@@ -201,6 +233,20 @@ export class Tunnel {
       default:
         this.log.debug({ type: pt[0] }, 'unexpected DTLS payload type dropped');
     }
+  }
+
+  /** A packet from the client passes the session's filter and upload limit, or is dropped. */
+  private admit(pkt: Buffer): boolean {
+    const verdict = this.filter?.check(pkt);
+    if (verdict) {
+      this.drops!.note(verdict === 'route' ? 'restrict-user-to-routes' : verdict === 'port' ? 'restrict-user-to-ports' : 'malformed');
+      return false;
+    }
+    if (this.rxLimit && !this.rxLimit.take(pkt.length, performance.now())) {
+      this.drops!.note('rx-data-per-sec');
+      return false;
+    }
+    return true;
   }
 
   private checkDpd(): void {

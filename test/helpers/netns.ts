@@ -483,6 +483,9 @@ export interface ScriptState {
   CISCO_BANNER?: string;
   CISCO_SPLIT_INC?: string;
   CISCO_SPLIT_EXC?: string;
+  /** split-DNS domains, comma separated */
+  CISCO_SPLIT_DNS?: string;
+  INTERNAL_IP4_NBNS?: string;
   /** split-include routes as `addr/len` */
   routes: string[];
 }

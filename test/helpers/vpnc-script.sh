@@ -30,7 +30,7 @@ write_state() {
 	local out="{" sep="" k i routes="" rsep=""
 	for k in reason TUNDEV VPNGATEWAY INTERNAL_IP4_ADDRESS INTERNAL_IP4_NETMASK \
 		INTERNAL_IP4_MTU INTERNAL_IP4_DNS CISCO_DEF_DOMAIN CISCO_BANNER \
-		CISCO_SPLIT_INC CISCO_SPLIT_EXC; do
+		CISCO_SPLIT_INC CISCO_SPLIT_EXC CISCO_SPLIT_DNS INTERNAL_IP4_NBNS; do
 		if [ -n "${!k+x}" ]; then
 			out+="$sep\"$k\":$(json_str "${!k}")"
 			sep=","
