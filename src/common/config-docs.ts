@@ -588,10 +588,12 @@ export const OPTION_GROUPS: OptionGroup[] = [
       },
       'route-add-cmd': {
         doc: 'The command that adds an iroute: %{R} is the network/netmask, %{RI} the network/len, %{D} the tun device.',
+        default: '"ip route add %{R} dev %{D}" (ocserv has none)',
         example: '"ip route add %{R} dev %{D}"',
       },
       'route-del-cmd': {
         doc: 'The command that removes an iroute, with the same placeholders as route-add-cmd.',
+        default: '"ip route delete %{R} dev %{D}" (ocserv has none)',
         example: '"ip route delete %{R} dev %{D}"',
       },
     },
