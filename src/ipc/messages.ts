@@ -77,13 +77,34 @@ export interface WorkerConfig {
    * cert-group-oid; the user may also be 'SAN(rfc822name)').
    */
   clientCert?: { userOid: string; groupOid?: string };
+  /** camouflage: only a URL ending in `?secret` reaches the VPN; others get a web server's 401 (realm) or 404 */
+  camouflage?: { secret: string; realm?: string };
+  /** custom-header lines for the CONNECT answer, %{U} and %{G} not yet replaced */
+  customHeaders?: string[];
+  /** user-profile, read by main: announced in the login's success answer and served under /profiles/ */
+  profile?: { name: string; xml: string; sha1: string };
+  /** pre-login-banner: shown with the first login form */
+  preLoginBanner?: string;
+  /** ocsp-response, read by main: a DER OCSP response stapled when the client asks */
+  ocsp?: Uint8Array;
 }
 
 /**
  * keys only with key-isolation = false; otherwise sec-mod signs for the worker (issue 4).
  * ca: the ca-cert file, crl: the crl file, as text (a worker may not be able to read them).
  */
-export interface TlsMaterial { certs: string[]; keys?: string[]; ca?: string; crl?: string }
+export interface TlsMaterial {
+  certs: string[];
+  keys?: string[];
+  ca?: string;
+  crl?: string;
+  /** with key isolation: sec-mod's index of the first key (a reload adds keys after the old ones) */
+  keyBase?: number;
+  /** tls-priorities translated (src/common/tls-priorities.ts); absent: the defaults */
+  policy?: import('../common/tls-priorities').TlsPolicy;
+  /** dh-params: PEM Diffie-Hellman parameters for the DHE suites */
+  dhparam?: string;
+}
 
 const statsShape = obj({
   rxBytes: uint(), txBytes: uint(), rxPackets: uint(), txPackets: uint(),
@@ -255,5 +276,6 @@ export interface SecmodToMain {
   'auth.succeeded': { remoteAddr: string; username: string; ms: number };
   'ctl.sessions.reply': { total: number; sessions: import('./control').SecmodSessionInfo[] };
   'ctl.drop.reply': { dropped: number };
-  'config.reload.reply': { ok: boolean; message?: string };
+  /** keyBase: where sec-mod now keeps the server keys (see TlsMaterial) */
+  'config.reload.reply': { ok: boolean; message?: string; keyBase?: number };
 }

@@ -18,15 +18,19 @@ export interface AdminHooks {
   sessions: SessionTable;
   workers(): WorkerPool | undefined;
   secmod: SecmodProcess;
+  /** throws when the certificates and keys of a new configuration cannot be used */
+  checkTls(c: Config): void;
+  /** hands new workers the certificates of `c`; keyBase from sec-mod's reload */
+  renewTls(c: Config, keyBase: number | undefined): void;
 }
 
 /**
- * Options bound at start (sockets, addresses, processes, keys): a reload keeps their
+ * Options bound at start (sockets, addresses, processes): a reload keeps their
  * running values and says that they need a restart, as ocserv does for its own.
  */
 const RESTART_ONLY: Array<keyof Config> = [
   'listenHost', 'tcpPort', 'udpPort', 'runAsUser', 'runAsGroup', 'socketFile', 'pidFile', 'useOcctl', 'occtlSocketFile',
-  'occtlGroup', 'ipv4', 'device', 'serverCert', 'serverKey', 'caCert', 'clientsPerWorker', 'predictableIps',
+  'occtlGroup', 'ipv4', 'device', 'clientsPerWorker', 'predictableIps',
 ];
 
 const BAN_CLEANUP_MS = 60_000;
@@ -84,6 +88,11 @@ export class Admin {
     return this.bans.refuseConnection(ip);
   }
 
+  private refused(message: string): { ok: false; message: string } {
+    this.h.log.error({ err: message }, 'reload failed; the configuration in use is unchanged');
+    return { ok: false, message };
+  }
+
   async reload(): Promise<{ ok: boolean; message?: string }> {
     const current = this.h.config();
     const warnings: ConfigWarning[] = [];
@@ -91,8 +100,7 @@ export class Admin {
     try {
       next = loadConfig(current.file, warnings);
     } catch (err) {
-      this.h.log.error({ err: (err as Error).message }, 'reload failed; the configuration in use is unchanged');
-      return { ok: false, message: (err as Error).message };
+      return this.refused((err as Error).message);
     }
     for (const w of warnings.filter((x) => !x.notYet)) this.h.log.warn({ file: w.file, line: w.line }, w.message);
     const kept: string[] = [];
@@ -103,6 +111,29 @@ export class Admin {
     }
     if (kept.length) this.h.log.warn({ options: kept }, 'changed options take effect only after a restart');
     next = merged as unknown as Config;
+    try {
+      this.h.checkTls(next);
+    } catch (err) {
+      return this.refused(`certificates: ${(err as Error).message}`);
+    }
+    // sec-mod next: if it cannot take the new file (keys, auth backends), nothing changes
+    let keyBase: number | undefined;
+    const ch = this.h.secmod.channel;
+    if (ch && !ch.isClosed) {
+      try {
+        const r = await ch.request<'config.reload', SecmodToMain['config.reload.reply']>('config.reload', {}, undefined, 5000);
+        if (!r.body.ok) return this.refused(`sec-mod: ${r.body.message ?? 'reload failed'}`);
+        keyBase = r.body.keyBase;
+      } catch (err) {
+        return this.refused(`sec-mod: ${(err as Error).message}`);
+      }
+    }
+    try {
+      this.h.renewTls(next, keyBase);
+    } catch (err) {
+      // (a file changed again since checkTls) workers keep the certificates they have
+      return this.refused(`certificates: ${(err as Error).message}`);
+    }
     this.h.setConfig(next);
     this.bans.configure(banSettingsOf(next));
     this.h.workers()?.reconfigure({
@@ -113,15 +144,6 @@ export class Admin {
       mobileDpd: next.mobileDpd,
       banner: next.banner,
     });
-    const ch = this.h.secmod.channel;
-    if (ch && !ch.isClosed) {
-      try {
-        const r = await ch.request<'config.reload', SecmodToMain['config.reload.reply']>('config.reload', {}, undefined, 5000);
-        if (!r.body.ok) return { ok: false, message: `sec-mod: ${r.body.message ?? 'reload failed'}` };
-      } catch (err) {
-        return { ok: false, message: `sec-mod: ${(err as Error).message}` };
-      }
-    }
     this.h.log.info({ config: current.file }, 'configuration reloaded; new sessions use it');
     return { ok: true };
   }

@@ -5,7 +5,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Config, Route } from '../common/config';
 import { resolveSession, type EffectiveSession } from '../common/session-config';
 import type { Logger } from '../common/log';
-import { zeroStats, type SecmodToMain, type SessionLimits, type SessionParams, type SessionStats, type TerminateCause, type WorkerConfig } from '../ipc/messages';
+import { zeroStats, type SecmodToMain, type SessionLimits, type SessionParams, type SessionStats, type TerminateCause, type TlsMaterial, type WorkerConfig } from '../ipc/messages';
 import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
@@ -112,12 +112,8 @@ export class MainServer {
     if (!this.pool) throw new Error(`${c.file}: no ipv4-network configured; clients need addresses`);
     checkServerKeys(c, this.o.runAs, this.log);
     // Key isolation (issue 4): workers get the certificates only; sec-mod reads the keys.
-    const tls = {
-      certs: c.serverCert.map((f) => readFileSync(f, 'utf8')),
-      keys: this.keyIsolation ? undefined : c.serverKey.map((f) => readFileSync(f, 'utf8')),
-      ca: c.caCert ? readFileSync(c.caCert, 'utf8') : undefined,
-      crl: c.crl ? readFileSync(c.crl, 'utf8') : undefined,
-    };
+    const tls = this.tlsMaterial(c, 0);
+    this.tlsInUse = JSON.stringify(tls);
     await this.secmod.start();
     const workerConfig: WorkerConfig = {
       authTimeout: c.authTimeout,
@@ -153,6 +149,31 @@ export class MainServer {
     this.timers.start();
     await this.listen();
     dropCapabilities(this.log);
+  }
+
+  /** Key isolation (issue 4): workers get the certificates only; sec-mod reads the keys. */
+  private tlsMaterial(c: Config, keyBase: number | undefined): TlsMaterial {
+    return {
+      certs: c.serverCert.map((f) => readFileSync(f, 'utf8')),
+      keys: this.keyIsolation ? undefined : c.serverKey.map((f) => readFileSync(f, 'utf8')),
+      ca: c.caCert ? readFileSync(c.caCert, 'utf8') : undefined,
+      crl: c.crl ? readFileSync(c.crl, 'utf8') : undefined,
+      keyBase: this.keyIsolation ? keyBase : undefined,
+    };
+  }
+
+  private tlsInUse?: string;
+  private keyBase = 0;
+
+  /** A reload: new workers get the certificates as the files hold them now, if they changed. */
+  private renewTls(c: Config, keyBase: number | undefined): void {
+    const tls = this.tlsMaterial(c, keyBase);
+    const id = JSON.stringify(tls);
+    if (id === this.tlsInUse) return;
+    this.tlsInUse = id;
+    this.keyBase = keyBase ?? 0;
+    this.workers.renewTls(tls);
+    this.log.info({ certs: c.serverCert }, 'certificates reloaded; new connections use them');
   }
 
   private listen(): Promise<void> {
@@ -473,6 +494,15 @@ export class MainServer {
       closeFd(workerEnd);
     }
     this.log.warn('sec-mod restarted; logins in progress were lost, tunnels are unaffected');
+    // a new sec-mod numbers its keys from 0: workers that ask for a reloaded key's later
+    // number make way (they keep their tunnels, take no new handshakes)
+    if (this.keyIsolation && this.keyBase !== 0) {
+      try {
+        this.renewTls(this.config, 0);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'cannot renew the workers\' certificates after the sec-mod restart');
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -516,6 +546,11 @@ export class MainServer {
       sessions: this.sessions,
       workers: () => this.workers,
       secmod: this.secmod,
+      checkTls: (c) => {
+        checkServerKeys(c, this.o.runAs, this.log);
+        this.tlsMaterial(c, 0);
+      },
+      renewTls: (c, keyBase) => this.renewTls(c, keyBase),
     });
     this.admin.start();
   }

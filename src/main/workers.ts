@@ -14,6 +14,8 @@ export interface WorkerProc {
   served: number;
   /** asked to exit: gets no new connections */
   retiring: boolean;
+  /** started with certificates a reload replaced: serves its clients, gets no new ones */
+  stale?: boolean;
 }
 
 export interface WorkerPoolOptions {
@@ -46,6 +48,19 @@ export class WorkerPool {
 
   get size(): number { return this.workers.size; }
 
+  /**
+   * Reloaded certificates: workers started from now on get them; running ones keep their
+   * clients and take no new connection, and go when their last client does.
+   */
+  renewTls(tls: WorkerPoolOptions['init']['tls']): void {
+    this.o.init = { ...this.o.init, tls };
+    for (const w of this.workers.values()) {
+      w.stale = true;
+      if (w.conns.size === 0 && !w.retiring) this.retire(w);
+    }
+    this.topUp();
+  }
+
   /** A reloaded configuration, for workers started from now on. */
   reconfigure(config: Partial<WorkerConfig>): void {
     this.o.init = { ...this.o.init, config: { ...this.o.init.config, ...config } };
@@ -68,7 +83,7 @@ export class WorkerPool {
     // One client per process: once its connection is gone the process is retired, so no
     // memory of one user's session can leak into another's.
     if (w.conns.size > 0) return;
-    if (this.o.clientsPerWorker === 1) this.retire(w);
+    if (this.o.clientsPerWorker === 1 || w.stale) this.retire(w);
     // Shared workers stay as spare capacity, but no more spares than the idle target.
     else if (this.idleCount() > this.o.idle) this.retire(w);
   }
@@ -81,7 +96,7 @@ export class WorkerPool {
   private pick(): WorkerProc | undefined {
     let best: WorkerProc | undefined;
     for (const w of this.workers.values()) {
-      if (w.retiring || w.conns.size >= this.o.clientsPerWorker) continue;
+      if (w.retiring || w.stale || w.conns.size >= this.o.clientsPerWorker) continue;
       if (this.o.clientsPerWorker === 1 && w.served > 0) continue;
       // fill the busiest worker with room first, keeping idle ones idle for bursts
       if (!best || w.conns.size > best.conns.size) best = w;
@@ -92,7 +107,7 @@ export class WorkerPool {
   private idleCount(): number {
     let idle = 0;
     for (const w of this.workers.values()) {
-      if (!w.retiring && w.conns.size === 0 && (w.served === 0 || this.o.clientsPerWorker > 1)) idle++;
+      if (!w.retiring && !w.stale && w.conns.size === 0 && (w.served === 0 || this.o.clientsPerWorker > 1)) idle++;
     }
     return idle;
   }

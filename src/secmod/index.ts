@@ -162,16 +162,20 @@ main.on('ctl.drop', ({ sid }, ctx) => {
 });
 
 main.on('config.reload', (_body, ctx) => {
+  let next: typeof config;
+  let keyBase: number | undefined;
   try {
-    config = loadConfig(configPath);
+    next = loadConfig(configPath);
+    keyBase = keys?.reload(keyPairs(next));
   } catch (err) {
     ctx.reply('config.reload.reply', { ok: false, message: (err as Error).message });
     return;
   }
+  config = next;
   auth.reconfigure(config);
   cookies.setTimeout(config.cookieTimeout);
   log.info('configuration reloaded');
-  ctx.reply('config.reload.reply', { ok: true });
+  ctx.reply('config.reload.reply', { ok: true, keyBase });
 });
 
 setInterval(() => cookies.expire(), 30_000).unref();

@@ -4,7 +4,7 @@
  * keys it was configured with, and only in the forms a handshake signs.
  */
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { Channel } from '../ipc/channel';
 import { keyToSecmod, type KeyToSecmod, type SecmodToKey } from '../ipc/key-messages';
 import { KeySigner } from '../native';
@@ -23,8 +23,29 @@ export class KeyService {
   private readonly channels = new Map<number, Channel<KeyToSecmod, SecmodToKey>>();
   private signed = 0;
 
+  /** index of the current keys' first signer; older ones stay for workers started before a reload */
+  private base = 0;
+  private current: string;
+
   constructor(pairs: KeyPair[], private readonly log: Logger) {
     for (const p of pairs) this.signers.push(loadSigner(p));
+    this.current = fingerprint(pairs);
+  }
+
+  /**
+   * A reload: keys whose files changed are loaded after the ones in use, and their index
+   * returned; workers started from now on ask for those. Throws KeyLoadError, keeping the
+   * old keys, when a new one cannot be used.
+   */
+  reload(pairs: KeyPair[]): number {
+    const f = fingerprint(pairs);
+    if (f === this.current) return this.base;
+    const fresh = pairs.map(loadSigner);
+    this.base = this.signers.length;
+    this.signers.push(...fresh);
+    this.current = f;
+    this.log.info({ keys: fresh.length, base: this.base }, 'server keys reloaded');
+    return this.base;
   }
 
   get size(): number { return this.signers.length; }
@@ -95,6 +116,16 @@ function loadSigner(p: KeyPair): KeySigner {
 }
 
 /** server-cert / server-key pairs in configuration order: a key's index is its id on the key channel. */
+/** What the key files hold now: a renewed certificate at the same path is a change. */
+function fingerprint(pairs: KeyPair[]): string {
+  const h = createHash('sha256');
+  for (const p of pairs) {
+    h.update(readFileSync(p.certFile));
+    h.update(readFileSync(p.keyFile));
+  }
+  return h.digest('hex');
+}
+
 export function keyPairs(c: { serverCert: string[]; serverKey: string[] }): KeyPair[] {
   return c.serverCert.map((certFile, i) => ({ certFile, keyFile: c.serverKey[i] }));
 }
