@@ -394,7 +394,7 @@ async function main(): Promise<void> {
     `MB per session: growth of the summed PSS of all server processes with ${o.clients} idle sessions, divided by ${o.clients}.`,
     `Sessions/s: ${o.clients} openconnects started at once, sessions up / time until the last was up; median of ${o.bursts} bursts.`,
     'Ratios are against ocserv in the same run (for ms and MB lower is better, for sessions/s higher).',
-    '`ocserv-ts` runs with its default `clients-per-worker = 1`, `ocserv-ts:cpwN` with `clients-per-worker = N`.',
+    '`ocserv-ts` runs with its default `clients-per-worker = 32` (shared workers, one per core at least), `ocserv-ts:cpwN` with `clients-per-worker = N` (cpw1: a process per client, as ocserv).',
     '',
     tables(results, o),
     '',

@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     `Machine: ${machine}.`,
     `openconnect → server in network namespaces on this machine, ${o.seconds} s per run, receiver-side rate;`,
     'upload = client → server, download = server → client (`-R`). Ratios are against ocserv in the same run.',
-    '`ocserv-ts` runs with its default `clients-per-worker = 1`, `ocserv-ts:cpwN` with `clients-per-worker = N`.',
+    '`ocserv-ts` runs with its default `clients-per-worker = 32` (shared workers, one per core at least), `ocserv-ts:cpwN` with `clients-per-worker = N` (cpw1: a process per client, as ocserv).',
     '',
     table(rows),
     '',

@@ -57,12 +57,12 @@ export const OPTION_GROUPS: OptionGroup[] = [
     title: 'Listening',
     options: {
       'listen-host': {
-        doc: 'The address to listen on. ocserv-ts takes an IP address only: it does not resolve host names.',
+        doc: 'The address to listen on: an IP address, or a host name resolved once at start (every address it has is listened on).',
         default: '(all addresses)',
         example: '192.0.2.1',
       },
       'udp-listen-host': {
-        doc: 'The address for the UDP (DTLS) socket, when it should differ from listen-host.',
+        doc: 'The address (or host name) for the UDP (DTLS) socket, when it should differ from listen-host.',
         default: '(listen-host)',
         example: '192.0.2.1',
       },
@@ -92,7 +92,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '/run/ocserv-clear.socket',
       },
       'listen-proxy-proto': {
-        doc: 'Connections come through a proxy speaking the PROXY protocol (v1 or v2), which tells the real client address.',
+        doc: 'Connections come through a proxy (e.g. HAProxy with send-proxy-v2) that starts each with a PROXY protocol header (v1 or v2) '
+          + 'naming the client: its address is then the one bans, logs, occtl, scripts and RADIUS see. A connection without a valid '
+          + 'header within 10 s is closed. UDP (DTLS) still goes straight from the client to udp-port.',
         default: 'false',
       },
     },
@@ -174,10 +176,11 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: 'true',
       },
       'clients-per-worker': {
-        doc: 'ocserv-ts only: how many clients one worker process serves. 1 is a process per client, as ocserv; '
-          + 'more costs less memory per session but separates sessions by code rather than by the kernel (docs/BENCHMARKS.md).',
-        default: '1',
-        example: '1',
+        doc: 'ocserv-ts only: how many clients one worker process serves. 1 is a process per client, as ocserv '
+          + '(each session separated by the kernel, about 13 MB per session); the default shares workers, spread over the cores, '
+          + 'which costs well under 1 MB per session but separates sessions by code rather than by the kernel (docs/BENCHMARKS.md).',
+        default: '32',
+        example: '32',
         set: true,
       },
       'log-level': {
@@ -221,7 +224,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
         set: true,
       },
       'dh-params': {
-        doc: 'Diffie-Hellman parameters (PEM) for the finite-field DHE cipher suites.',
+        doc: 'Diffie-Hellman parameters (PEM) for the finite-field DHE cipher suites; without it those suites are not offered. '
+          + 'A file that cannot be used stops the start.',
         example: '/etc/ocserv-ts/dh.pem',
       },
       'pin-file': {
@@ -262,11 +266,13 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '2.5.4.11',
       },
       'ocsp-response': {
-        doc: 'A DER OCSP response for the server certificate, stapled to TLS handshakes.',
+        doc: 'A DER OCSP response for the server certificate, stapled to TLS handshakes when the client asks. '
+          + 'Re-read on reload: replace the file atomically, then reload.',
         example: '/etc/ocserv-ts/ocsp.der',
       },
       'tls-priorities': {
-        doc: 'The allowed TLS versions and cipher suites, as a GnuTLS priority string.',
+        doc: 'The allowed TLS versions and cipher suites, as a GnuTLS priority string, translated for OpenSSL '
+          + '(docs/TLS.md); parts with no counterpart are ignored with one warning. ocserv-ts offers TLS 1.2 and 1.3 only.',
         example: '"NORMAL:%SERVER_PRECEDENCE:-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1"',
       },
       'match-tls-dtls-ciphers': {
@@ -285,7 +291,7 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '"Welcome to the VPN"',
       },
       'pre-login-banner': {
-        doc: 'A message the client shows before the login form.',
+        doc: 'A message the client shows with the first login form.',
         example: '"Authorised users only"',
       },
       'max-clients': {
@@ -306,7 +312,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '100',
       },
       'server-drain-ms': {
-        doc: 'On shutdown, keep serving this many milliseconds after closing the listening socket, so that a load balancer notices first.',
+        doc: 'On SIGTERM or SIGINT, close the listening sockets at once but keep the tunnels going for this many milliseconds '
+          + 'before ending them, so that a load balancer\'s health check notices first (0: end at once).',
+        default: '0',
         example: '15000',
       },
       'stats-report-time': {
@@ -650,11 +658,14 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '"/KdcProxy EXAMPLE.COM udp@127.0.0.1:88"',
       },
       'user-profile': {
-        doc: 'An AnyConnect profile (XML) sent to clients, e.g. to list other servers.',
+        doc: 'An AnyConnect profile (XML) sent to clients, e.g. to list other servers: the login\'s success answer names it '
+          + '(/profiles/FILE-NAME and its SHA-1) and the client fetches it with its new cookie on the same connection. '
+          + 'Read at start and on reload; a file that cannot be read stops the start.',
         example: 'profile.xml',
       },
       'custom-header': {
-        doc: 'An extra header sent to the client before the tunnel starts; %{U} and %{G} become the user and group.',
+        doc: 'An extra header in the answer to the client\'s CONNECT (with the tunnel\'s parameters); %{U} and %{G} become the user and group. '
+          + 'Repeat for several.',
         example: '"X-My-Header: hi"',
       },
       'included-http-headers': {
@@ -662,7 +673,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: 'X-Frame-Options: deny',
       },
       'camouflage': {
-        doc: 'Answer like an ordinary web server unless the URL carries camouflage_secret.',
+        doc: 'Answer like an ordinary web server (401 with camouflage_realm, else 404) unless the URL ends in ?camouflage_secret: '
+          + 'clients connect to https://server/?SECRET. Needs camouflage_secret.',
         default: 'false',
       },
       'camouflage_secret': {

@@ -35,7 +35,10 @@ type RawValue = string | number | boolean;
 interface RawEntry { value: RawValue; line: number }
 export type RawConfig = Map<string, RawEntry[]>;
 
-/** One route as the client receives it (X-CSTP-Split-Include / -Exclude). */
+/**
+ * One route as the client receives it (X-CSTP-Split-Include / -Exclude, or their -IP6 forms
+ * when `network` is IPv6). `netmask` is the dotted (IPv4) or colon (IPv6) form of `prefix`.
+ */
 export interface Route { network: string; prefix: number; netmask: string }
 
 export interface AuthMethod { type: string; params: Record<string, string>; raw: string }
@@ -120,6 +123,8 @@ export interface Config {
   predictableIps: boolean;
   defaultDomain?: string;
   ipv4?: { network: string; prefix: number; netmask: string };
+  /** ipv6-network (with ipv6-prefix) and ipv6-subnet-prefix, the length of each client's network (default 128) */
+  ipv6?: { network: string; prefix: number; subnetPrefix: number };
   dns: string[];
   /** Empty when the tunnel takes all traffic (`route = default` or no route). */
   routes: Route[];
@@ -350,6 +355,12 @@ function parseAcct(e: { value: string; line: number } | undefined, file: string)
   return m;
 }
 
+/**
+ * Shared workers by default: a Node process costs over 10 MB, so one per client would cost
+ * 20x ocserv's memory per session; `clients-per-worker = 1` restores ocserv's isolation.
+ */
+export const DEFAULT_CLIENTS_PER_WORKER = 32;
+
 /** `select-group = group1[Human name]` */
 function parseSelectGroup(v: string): { value: string; label: string } {
   const m = /^([^[]+)\[(.*)\]$/.exec(v.trim());
@@ -374,21 +385,46 @@ export function parseIPv4Net(value: string, file: string, line: number, key: str
   return { network, prefix };
 }
 
-export function toRoute(network: string, prefix: number): Route {
-  return { network, prefix, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
+/**
+ * Accepts `addr/len` and a bare address (then the prefix comes from elsewhere). No zone
+ * (`%eth0`) and no IPv4 notation: what the kernel and the client read the same way.
+ */
+export function parseIPv6Net(value: string, file: string, line: number, key: string): { network: string; prefix?: number } {
+  const [addr, len, extra] = value.split('/');
+  if (extra !== undefined || addr.includes('%') || addr.includes('.') || !ipaddr.IPv6.isValid(addr)) {
+    throw new ConfigError(file, line, `${key}: ${show(value)} is not an IPv6 address or network`);
+  }
+  if (len === undefined) return { network: ipaddr.IPv6.parse(addr).toString() };
+  if (!/^\d{1,3}$/.test(len) || +len > 128) throw new ConfigError(file, line, `${key}: ${show(`/${len}`)} is not a prefix length from 0 to 128`);
+  return { network: ipaddr.IPv6.networkAddressFromCIDR(`${addr}/${len}`).toString(), prefix: +len };
 }
 
-/**
- * Routes a backend gave one session (RADIUS Framed-Route), as CIDR strings; what is not an
- * IPv4 network is left out (IPv6 routes come with IPv6 tunnels).
- */
+export function toRoute(network: string, prefix: number): Route {
+  const v6 = network.includes(':');
+  const mask = v6 ? ipaddr.IPv6.subnetMaskFromPrefixLength(prefix) : ipaddr.IPv4.subnetMaskFromPrefixLength(prefix);
+  return { network, prefix, netmask: mask.toString() };
+}
+
+/** A route as ocserv writes it (headers, scripts, occtl, %{R}): IPv4 network/netmask, IPv6 network/length. */
+export const routeText = (r: Route): string => (r.network.includes(':') ? `${r.network}/${r.prefix}` : `${r.network}/${r.netmask}`);
+
+/** `route`, `no-route`, `iroute` values other than `default`: IPv4 or IPv6, a bare address is a host route. */
+export function parseRouteValue(value: string, file: string, line: number, key: string): Route {
+  if (value.includes(':')) {
+    const n = parseIPv6Net(value, file, line, key);
+    return toRoute(n.network, n.prefix ?? 128);
+  }
+  const n = parseIPv4Net(value, file, line, key);
+  return toRoute(n.network, n.prefix ?? 32);
+}
+
+/** Routes a backend gave one session (RADIUS Framed-Route, Framed-IPv6-Route), as CIDR strings. */
 export function sessionRoutes(cidrs: string[]): Route[] {
   const out: Route[] = [];
   for (const c of cidrs) {
     try {
-      const [addr, prefix] = ipaddr.IPv4.parseCIDR(c);
-      out.push(toRoute(ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${prefix}`).toString(), prefix));
-    } catch { /* not IPv4 CIDR */ }
+      out.push(parseRouteValue(c, '', 0, 'route'));
+    } catch { /* not a network */ }
   }
   return out;
 }
@@ -399,11 +435,32 @@ function parseRoutes(entries: RawEntry[], file: string, key: string): { routes: 
   for (const e of entries) {
     const v = String(e.value);
     if (v === 'default') { hasDefault = true; continue; }
-    if (v.includes(':')) continue; // IPv6 routes arrive with IPv6 support
-    const net = parseIPv4Net(v, file, e.line, key);
-    routes.push(toRoute(net.network, net.prefix ?? 32));
+    routes.push(parseRouteValue(v, file, e.line, key));
   }
   return { routes, hasDefault };
+}
+
+/**
+ * ipv6-network with its prefix (or the older ipv6-prefix) and ipv6-subnet-prefix, as ocserv:
+ * each client's network must be longer than the pool's.
+ */
+function ipv6Network(raw: RawConfig, file: string): Config['ipv6'] {
+  const net = first<string>(raw, 'ipv6-network');
+  if (!net) return undefined;
+  const parsed = parseIPv6Net(net.value, file, net.line, 'ipv6-network');
+  const prefix = parsed.prefix ?? first<number>(raw, 'ipv6-prefix')?.value;
+  if (prefix === undefined) throw new ConfigError(file, net.line, `ipv6-network has no prefix and no ipv6-prefix is set`);
+  const sub = first<number>(raw, 'ipv6-subnet-prefix');
+  // ocserv reads 0 as "not set"
+  const subnetPrefix = sub?.value || 128;
+  if (subnetPrefix <= prefix) {
+    throw new ConfigError(file, sub?.line ?? net.line, `ipv6-subnet-prefix /${subnetPrefix} must be longer than the ipv6-network's /${prefix}`);
+  }
+  // the first subnet holds the server's address (for /128 subnets: the first two)
+  if (subnetPrefix - prefix < (subnetPrefix === 128 ? 2 : 1)) {
+    throw new ConfigError(file, net.line, `ipv6-network /${prefix} with ipv6-subnet-prefix /${subnetPrefix} leaves no room for clients`);
+  }
+  return { network: ipaddr.IPv6.networkAddressFromCIDR(`${parsed.network}/${prefix}`).toString(), prefix, subnetPrefix };
 }
 
 /** Builds the typed configuration; every semantic problem names the line it came from. */
@@ -425,6 +482,8 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     const network = ipaddr.IPv4.networkAddressFromCIDR(`${parsed.network}/${prefix}`).toString();
     ipv4 = { network, prefix, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
   }
+
+  const ipv6 = ipv6Network(raw, file);
 
   for (const e of all(raw, 'dns')) {
     if (!ipaddr.isValid(String(e.value))) throw new ConfigError(file, e.line, `dns: ${show(String(e.value))} is not an IP address`);
@@ -515,7 +574,7 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     pidFile: str('pid-file'),
     maxClients: num('max-clients', 0),
     maxSameClients: num('max-same-clients', 0),
-    clientsPerWorker: num('clients-per-worker', 1),
+    clientsPerWorker: num('clients-per-worker', DEFAULT_CLIENTS_PER_WORKER),
     keepalive: num('keepalive', 32400),
     dpd: num('dpd', 90),
     mobileDpd: num('mobile-dpd', 1800),
@@ -524,6 +583,7 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     predictableIps: bool('predictable-ips', true),
     defaultDomain: str('default-domain'),
     ipv4,
+    ipv6,
     dns: all(raw, 'dns').map((e) => String(e.value)),
     routes: routes.hasDefault ? [] : routes.routes,
     noRoutes: noRoutes.routes,

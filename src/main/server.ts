@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Config, Route } from '../common/config';
@@ -12,6 +13,8 @@ import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
 import { closeFd, dupFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
 import { readProxyHeader } from './proxy-reader';
+import { clientFacing, tlsSettings } from './client-facing';
+import { listenAddresses } from './listen-addresses';
 import { Ipv4Pool } from './leases';
 import { LeasePools } from './pools';
 import { Iroutes, knownIroutes } from './iroutes';
@@ -39,6 +42,26 @@ export interface MainServerOptions {
 interface ConnInfo { workerId: number; remoteAddr: string; localAddr: string }
 /** the two ends of a client connection, as main tells the worker */
 interface Peer { remoteAddr: string; remotePort: number; localAddr: string; localPort: number }
+
+/**
+ * Runs bind for every host; a failure is reported and skipped. Resolves with the hosts bound,
+ * rejects with the first error when none could be.
+ */
+async function bindAll(hosts: (string | undefined)[], bind: (h: string | undefined) => Promise<void>, skipped: (h: string | undefined, err: Error) => void): Promise<(string | undefined)[]> {
+  const up: (string | undefined)[] = [];
+  let first: Error | undefined;
+  for (const h of hosts) {
+    try {
+      await bind(h);
+      up.push(h);
+    } catch (err) {
+      first ??= err as Error;
+      if (hosts.length > 1) skipped(h, err as Error);
+    }
+  }
+  if (!up.length) throw first ?? new Error('nothing to listen on');
+  return up;
+}
 
 /** connections whose PROXY header is still awaited; more are dropped, as a full backlog would */
 const MAX_PROXY_PENDING = 1024;
@@ -72,9 +95,9 @@ export class MainServer {
   private exposedIroutes: Route[] = [];
   private readonly secmod: SecmodProcess;
   private workers!: WorkerPool;
-  private tcp?: Server;
-  private udp?: UdpSocket;
-  private udpHandover?: UdpHandover;
+  private readonly tcps: Server[] = [];
+  private readonly udps: UdpSocket[] = [];
+  private readonly udpHandovers: UdpHandover[] = [];
   /** rate-limit-ms between accepted connections */
   private pacer?: AcceptPacer;
   /** listen-proxy-proto: connections still sending their header, and their fds */
@@ -112,6 +135,7 @@ export class MainServer {
     if (!this.pool) throw new Error(`${c.file}: no ipv4-network configured; clients need addresses`);
     checkServerKeys(c, this.o.runAs, this.log);
     // Key isolation (issue 4): workers get the certificates only; sec-mod reads the keys.
+    this.tlsExtras = tlsSettings(c, this.log);
     const tls = this.tlsMaterial(c, 0);
     this.tlsInUse = JSON.stringify(tls);
     await this.secmod.start();
@@ -131,12 +155,14 @@ export class MainServer {
       clientCert: [...c.auth, ...c.enableAuth].some((m) => m.type === 'certificate')
         ? { userOid: c.certUserOid, groupOid: c.certGroupOid }
         : undefined,
+      ...clientFacing(c, this.log),
     };
     this.workers = new WorkerPool({
       script: this.o.workerScript,
       runAs: this.o.runAs,
       clientsPerWorker: c.clientsPerWorker,
-      idle: 2,
+      // one process per client: two spares hide process start-up; shared: a worker per core
+      idle: c.clientsPerWorker === 1 ? 2 : Math.min(8, Math.max(2, availableParallelism())),
       log: this.log,
       init: { config: workerConfig, tls },
       env: this.o.childEnv,
@@ -159,10 +185,13 @@ export class MainServer {
       ca: c.caCert ? readFileSync(c.caCert, 'utf8') : undefined,
       crl: c.crl ? readFileSync(c.crl, 'utf8') : undefined,
       keyBase: this.keyIsolation ? keyBase : undefined,
+      ...this.tlsExtras,
     };
   }
 
   private tlsInUse?: string;
+  /** tls-priorities and dh-params, fixed at start (src/main/client-facing.ts) */
+  private tlsExtras: Pick<TlsMaterial, 'policy' | 'dhparam'> = {};
   private keyBase = 0;
 
   /** A reload: new workers get the certificates as the files hold them now, if they changed. */
@@ -176,26 +205,46 @@ export class MainServer {
     this.log.info({ certs: c.serverCert }, 'certificates reloaded; new connections use them');
   }
 
-  private listen(): Promise<void> {
+  /**
+   * The TCP and UDP sockets. A listen-host (udp-listen-host) name is resolved now and each of
+   * its addresses gets a socket; one that cannot be bound is skipped with an error, as in
+   * ocserv, but at least one of each kind must work.
+   */
+  private async listen(): Promise<void> {
     const c = this.config;
     this.pacer = new AcceptPacer(() => this.config.rateLimitMs, (s) => this.accept(s), this.log);
+    const tcpHosts = await listenAddresses(c.listenHost, 'listen-host') ?? [undefined];
+    const tcpUp = await bindAll(tcpHosts, (host) => this.listenTcp(host), (host, err) =>
+      this.log.error({ host, port: c.tcpPort, err: err.message }, 'cannot listen on this address; skipped'));
+    let udpUp: (string | undefined)[] = [];
+    if (c.udpPort !== 0) {
+      const udpHosts = await listenAddresses(c.udpListenHost ?? c.listenHost, c.udpListenHost ? 'udp-listen-host' : 'listen-host') ?? [undefined];
+      udpUp = await bindAll(udpHosts, (host) => this.listenUdp(host), (host, err) =>
+        this.log.error({ host, port: c.udpPort, err: err.message }, 'cannot bind UDP on this address; skipped'));
+    }
+    const shown = (hosts: (string | undefined)[]) => hosts.map((h) => h ?? '*').join(', ');
+    this.log.info({ tcp: c.tcpPort, udp: c.udpPort, host: shown(tcpUp), ...(c.udpPort ? { udpHost: shown(udpUp) } : {}) }, 'listening');
+  }
+
+  private listenTcp(host: string | undefined): Promise<void> {
     const tcp = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.pacer!.accept(s));
-    this.tcp = tcp;
-    const tcpReady = new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen({ port: c.tcpPort, host: c.listenHost, backlog: 1024 }, () => {
+      tcp.listen({ port: this.config.tcpPort, host, backlog: 1024 }, () => {
         tcp.off('error', reject);
         tcp.on('error', (err) => this.log.error({ err: err.message }, 'TCP listener error'));
+        this.tcps.push(tcp);
         resolve();
       });
     });
-    if (c.udpPort === 0) return tcpReady;
-    // UDP is bound now so the port is ours; DTLS hand-over arrives with its own issue.
-    const udp = createSocket({ type: c.listenHost?.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
-    this.udp = udp;
+  }
+
+  private listenUdp(host: string | undefined): Promise<void> {
+    const port = this.config.udpPort;
+    const udp = createSocket({ type: host?.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
     const handover = new UdpHandover({
-      localHost: c.listenHost ?? '0.0.0.0',
-      port: c.udpPort,
+      localHost: host ?? '0.0.0.0',
+      port,
       log: this.log,
       find: (dtlsId) => {
         const s = this.sessions.byDtls(dtlsId);
@@ -207,15 +256,16 @@ export class MainServer {
         };
       },
     });
-    this.udpHandover = handover;
     udp.on('message', (msg, rinfo) => handover.onDatagram(msg, rinfo));
-    udp.on('error', (err) => this.log.error({ err: err.message }, 'UDP listener error'));
-    const udpReady = new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind({ port: c.udpPort, address: c.listenHost }, () => resolve());
-    });
-    return Promise.all([tcpReady, udpReady]).then(() => {
-      this.log.info({ tcp: c.tcpPort, udp: c.udpPort, host: c.listenHost ?? '*' }, 'listening');
+      udp.bind({ port, address: host }, () => {
+        udp.off('error', reject);
+        udp.on('error', (err) => this.log.error({ err: err.message }, 'UDP listener error'));
+        this.udps.push(udp);
+        this.udpHandovers.push(handover);
+        resolve();
+      });
     });
   }
 
@@ -506,12 +556,12 @@ export class MainServer {
   }
 
   async stop(): Promise<void> {
-    const serving = this.tcp?.listening === true;
-    this.tcp?.close();
+    const serving = this.tcps.some((t) => t.listening);
+    for (const t of this.tcps) t.close();
     this.pacer?.stop();
     for (const [cancel, fd] of this.proxyPending) { cancel(); closeFd(fd); }
     this.proxyPending.clear();
-    this.udp?.close();
+    for (const u of this.udps) u.close();
     // server-drain-ms, as ocserv: new connections are refused at once, so a load balancer's
     // health check fails and it sends clients elsewhere, while the tunnels in place go on
     // for this long

@@ -34,8 +34,11 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * Starts, feeds and reaps worker processes. With clients-per-worker = 1 (the default, as in
- * ocserv) each client gets a process of its own that exits when its connection ends.
+ * Starts, feeds and reaps worker processes. With clients-per-worker = 1 (ocserv's model)
+ * each client gets a process of its own that exits when its connection ends, and `idle`
+ * pre-started processes hide the start-up. With more per worker (the default), clients
+ * are spread over at least `idle` workers, least loaded first, so every core carries
+ * traffic; a new worker starts only when all are full.
  */
 export class WorkerPool {
   private readonly workers = new Map<number, WorkerProc>();
@@ -84,8 +87,8 @@ export class WorkerPool {
     // memory of one user's session can leak into another's.
     if (w.conns.size > 0) return;
     if (this.o.clientsPerWorker === 1 || w.stale) this.retire(w);
-    // Shared workers stay as spare capacity, but no more spares than the idle target.
-    else if (this.idleCount() > this.o.idle) this.retire(w);
+    // An empty shared worker beyond the ones kept ready goes, so memory follows the load.
+    else if (this.withRoom() > this.o.idle) this.retire(w);
   }
 
   stop(): void {
@@ -93,28 +96,30 @@ export class WorkerPool {
     for (const w of this.workers.values()) w.proc.kill('SIGTERM');
   }
 
+  private hasRoom(w: WorkerProc): boolean {
+    if (w.retiring || w.stale || w.conns.size >= this.o.clientsPerWorker) return false;
+    return this.o.clientsPerWorker > 1 || w.served === 0;
+  }
+
+  /** the least loaded worker with room: spreads clients (and their crypto) over the cores */
   private pick(): WorkerProc | undefined {
     let best: WorkerProc | undefined;
     for (const w of this.workers.values()) {
-      if (w.retiring || w.stale || w.conns.size >= this.o.clientsPerWorker) continue;
-      if (this.o.clientsPerWorker === 1 && w.served > 0) continue;
-      // fill the busiest worker with room first, keeping idle ones idle for bursts
-      if (!best || w.conns.size > best.conns.size) best = w;
+      if (this.hasRoom(w) && (!best || w.conns.size < best.conns.size)) best = w;
     }
     return best;
   }
 
-  private idleCount(): number {
-    let idle = 0;
-    for (const w of this.workers.values()) {
-      if (!w.retiring && !w.stale && w.conns.size === 0 && (w.served === 0 || this.o.clientsPerWorker > 1)) idle++;
-    }
-    return idle;
+  /** workers that can take a client now (for clients-per-worker = 1: the unused ones) */
+  private withRoom(): number {
+    let n = 0;
+    for (const w of this.workers.values()) if (this.hasRoom(w)) n++;
+    return n;
   }
 
   private topUp(): void {
     if (this.stopping) return;
-    for (let idle = this.idleCount(); idle < this.o.idle; idle++) this.spawnWorker();
+    for (let n = this.withRoom(); n < this.o.idle; n++) this.spawnWorker();
   }
 
   private retire(w: WorkerProc): void {

@@ -1,6 +1,6 @@
 /**
- * Twenty openconnect clients at once, each with a working tunnel; a worker that dies takes
- * only its own session with it.
+ * Twenty openconnect clients at once, each with a working tunnel; with a process per client
+ * (clients-per-worker = 1, ocserv's isolation) a worker that dies takes only its own session.
  */
 import t from 'tap';
 import { connectOpenconnect, createTopology, ping, removeStaleNamespaces, startServer, type ServerHandle, type Topology, type VpnSession } from '../helpers/netns';
@@ -15,7 +15,7 @@ let sessions: VpnSession[] = [];
 t.before(async () => {
   removeStaleNamespaces();
   topo = await createTopology();
-  server = await startServer(topo, { kind: 'ocserv-ts', users, extraConfig: 'max-clients = 64' });
+  server = await startServer(topo, { kind: 'ocserv-ts', users, extraConfig: 'max-clients = 64\nclients-per-worker = 1' });
 });
 t.teardown(async () => {
   await Promise.all(sessions.map((s) => s.disconnect().catch(() => {})));

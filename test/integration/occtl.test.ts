@@ -109,7 +109,7 @@ t.test('no sessions: every listing is empty, status says so', async (t) => {
   t.equal(status.code, 0);
   t.match(status.stdout, /^General info:\n\tStatus: online\n\tServer PID: \d+\n\tSec-mod PID: \d+\n/);
   t.match(status.stdout, /\tActive sessions: 0\n/);
-  t.match(status.stdout, /\tWorker count: \d+\n\tClients per worker: 1\n/);
+  t.match(status.stdout, /\tWorker count: \d+\n\tClients per worker: 32\n/);
   t.same(await occtl('show', 'user', 'alice'), { code: 2, signal: null, stdout: 'user or ID not found\n', stderr: '' });
   t.equal((await occtl('-j', 'show', 'id', '7')).stdout, '[\n]\n');
   for (const cmd of [['show', 'sessions', 'all'], ['show', 'sessions', 'valid'], ['show', 'ip', 'bans'], ['show', 'iroutes']]) {
