@@ -317,6 +317,20 @@ export const OPTION_GROUPS: OptionGroup[] = [
         default: '0',
         example: '15000',
       },
+      'metrics-listen': {
+        doc: 'ocserv-ts only: serve Prometheus metrics (sessions, logins, bans, traffic per server and group, workers) '
+          + 'over HTTP at /metrics on this ADDRESS:PORT ([ADDRESS]:PORT for IPv6). Keep it on localhost or a '
+          + 'monitoring network: it carries no authentication (docs/OPERATIONS.md).',
+        default: '(no metrics endpoint)',
+        example: '127.0.0.1:9616',
+      },
+      'status-listen': {
+        doc: 'ocserv-ts only: serve a read-only HTML status page (connected users, their traffic, a graph of the '
+          + 'last hour) on this ADDRESS:PORT. It shows user names and addresses to whoever reaches it, so keep it on '
+          + 'localhost (reach it with an SSH tunnel); another address is a warning at start.',
+        default: '(no status page)',
+        example: '127.0.0.1:9617',
+      },
       'stats-report-time': {
         doc: 'How often the traffic counters of each session are sent to accounting.',
         default: '360',
@@ -522,15 +536,21 @@ export const OPTION_GROUPS: OptionGroup[] = [
         set: true,
       },
       'ipv6-network': {
-        doc: 'The IPv6 address pool (prefix/len).',
+        doc: 'The IPv6 address pool (prefix/len). Each client gets a network of ipv6-subnet-prefix bits '
+          + 'from it; the network address with its last bit set is the server\'s end of every tunnel. '
+          + 'With ipv4-network too, sessions are dual-stack; alone, IPv6-only (docs/IPV6.md).',
+        default: '(none)',
         example: 'fd00:73:224::/48',
       },
       'ipv6-prefix': {
-        doc: 'The length of the ipv6-network prefix, when not written with it.',
+        doc: 'The length of the ipv6-network prefix, when not written with it (older form).',
+        default: '(none)',
         example: '48',
       },
       'ipv6-subnet-prefix': {
-        doc: 'The size of the IPv6 network each client gets (128: a single address).',
+        doc: 'The size of the IPv6 network each client gets (128: a single address; 64 is usual for networks). '
+          + 'Must be longer than the ipv6-network prefix.',
+        default: '128',
         example: '128',
       },
       'dns': {

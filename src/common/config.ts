@@ -3,6 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { lookupOption, type OptionSpec } from './config-schema';
 import { readConfigSyntax, show } from './config-syntax';
 import { parsePortPolicy, type PortPolicy } from './port-policy';
+import { parseListenAddress, type ListenAddress } from './listen-address';
 import { DEFAULT_OCCTL_SOCKET } from '../ipc/control';
 import { certFileProblem, certOptionProblem } from './cert-config';
 import { RadcliConfigError, radiusMethodParams, readRadcliConfig } from '../secmod/radius/radcli-config';
@@ -82,6 +83,9 @@ export interface Config {
   listenProxyProto: boolean;
   /** on SIGTERM/SIGINT: stop accepting, then wait this long before ending the sessions */
   serverDrainMs: number;
+  /** metrics-listen, status-listen (ocserv-ts only): the Prometheus endpoint and the status page */
+  metricsListen?: ListenAddress;
+  statusListen?: ListenAddress;
   /** tls-priorities as written (a GnuTLS priority string; src/common/tls-priorities.ts maps it) */
   tlsPriorities?: string;
   /** PEM Diffie-Hellman parameters file, for the DHE cipher suites */
@@ -463,6 +467,15 @@ function ipv6Network(raw: RawConfig, file: string): Config['ipv6'] {
   return { network: ipaddr.IPv6.networkAddressFromCIDR(`${parsed.network}/${prefix}`).toString(), prefix, subnetPrefix };
 }
 
+/** metrics-listen / status-listen: ADDRESS:PORT of one of ocserv-ts's own HTTP endpoints */
+function listenAddress(raw: RawConfig, key: string, file: string): ListenAddress | undefined {
+  const e = first<string>(raw, key);
+  if (!e) return undefined;
+  const r = parseListenAddress(e.value);
+  if ('error' in r) throw new ConfigError(file, e.line, `${key}: ${r.error}`);
+  return r;
+}
+
 /** Builds the typed configuration; every semantic problem names the line it came from. */
 export function buildConfig(raw: RawConfig, file: string): Config {
   const auth = all(raw, 'auth').map((e) => parseAuth(String(e.value), file, e.line));
@@ -550,6 +563,8 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     udpListenHost: udpListen,
     listenProxyProto: bool('listen-proxy-proto', false),
     serverDrainMs: num('server-drain-ms', 0),
+    metricsListen: listenAddress(raw, 'metrics-listen', file),
+    statusListen: listenAddress(raw, 'status-listen', file),
     tlsPriorities: str('tls-priorities'),
     dhParams: str('dh-params'),
     ocspResponse: str('ocsp-response'),

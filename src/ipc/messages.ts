@@ -11,6 +11,11 @@ import { peerProofShape, type PeerProof } from './peer-proof';
 // ---------- shared shapes ----------
 
 export interface Ipv4Params { local: string; remote: string; netmask: string; network: string; prefix: number }
+/**
+ * The client's IPv6 address and the length of its network (X-CSTP-Address-IP6: remote/prefix),
+ * the server's end of the tun, and the session's ipv6-network (older clients' X-CSTP-Netmask).
+ */
+export interface Ipv6Params { local: string; remote: string; prefix: number; network: string }
 export interface RouteParam { network: string; netmask: string; prefix: number }
 
 /** Everything a worker needs to bring a tunnel up, decided by main and sec-mod. */
@@ -19,7 +24,11 @@ export interface SessionParams {
   username: string;
   groupname: string;
   tunName: string;
-  ipv4: Ipv4Params;
+  /** absent: no IPv4 (an IPv6-only server) */
+  ipv4?: Ipv4Params;
+  /** absent: no IPv6 (none configured, the client did not ask, or the MTU is below 1280) */
+  ipv6?: Ipv6Params;
+  /** IPv4 and IPv6 servers; the worker picks the headers by family and client */
   dns: string[];
   routes: RouteParam[];
   noRoutes: RouteParam[];
@@ -110,6 +119,13 @@ const statsShape = obj({
   rxBytes: uint(), txBytes: uint(), rxPackets: uint(), txPackets: uint(),
 });
 export type SessionStats = Infer<typeof statsShape>;
+
+/**
+ * Why a login failed, in few words: 'credentials' a wrong password or code (the client may
+ * try again), 'refused' the method ended the login (no certificate, server unreachable,
+ * rejected), 'group' the user is not in the group selected.
+ */
+export interface AuthFailure { method: string; reason: 'credentials' | 'refused' | 'group' }
 export const zeroStats = (): SessionStats => ({ rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
 
 /**
@@ -129,6 +145,8 @@ export const workerToMain = {
     connId: uint(),
     cookie: str(512),
     mtu: uint(65535),
+    /** the client asked for IPv6 (X-CSTP-Address-Type); absent: as if it had */
+    ipv6: optional(bool),
     /** what the client said about itself in its CONNECT request (scripts, occtl, mobile-idle-timeout) */
     client: optional(obj({
       userAgent: str(512),
@@ -207,6 +225,12 @@ export const workerToSecmod = {
   }),
   'auth.cont': obj({
     authId: str(128),
+    /**
+     * main's proof for the connection this step arrived on: a login goes on only from the
+     * address it began from, so a worker cannot take over another client's login by its id.
+     * sec-mod refuses a step without one (optional here only for in-process callers).
+     */
+    proof: optional(peerProofShape),
     answers: record(str(1024), 8),
   }),
 };
@@ -240,7 +264,7 @@ export interface MainToSecmod {
   'peer.key': { key: Uint8Array };
   'session.open': { cookie: string; remoteAddr: string };
   /** A tunnel of the session is up (sent for each reconnection too). */
-  'session.started': { cookie: string; ipv4: string; tunName: string; remoteAddr: string; userAgent: string };
+  'session.started': { cookie: string; ipv4?: string; ipv6?: { address: string; prefix: number }; tunName: string; remoteAddr: string; userAgent: string };
   /** The counters of a live tunnel, every stats-report-time (for accounting); they count from this tunnel's start. */
   'session.stats': { cookie: string; stats: SessionStats };
   /**
@@ -267,12 +291,15 @@ export interface SecmodToMain {
       loginAt: number;
       /** the tunnel address the session had last time, to give it back on reconnection */
       lastIpv4?: string;
+      /** the IPv6 address and length of the session's last tunnel, which a reconnecting client must get again */
+      lastIpv6?: { address: string; prefix: number };
       /** the user's and group's settings files, merged (empty without config-per-user/-group) */
       config?: import('../common/session-config').SessionConfig;
     }
     | { ok: false; reason: string };
   // occtl (issue 7)
-  'auth.failed': { remoteAddr: string; username: string };
+  /** `why` (metrics): the method that refused and a coarse class, never free text (it becomes a label) */
+  'auth.failed': { remoteAddr: string; username: string; why?: AuthFailure };
   'auth.succeeded': { remoteAddr: string; username: string; ms: number };
   'ctl.sessions.reply': { total: number; sessions: import('./control').SecmodSessionInfo[] };
   'ctl.drop.reply': { dropped: number };

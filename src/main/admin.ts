@@ -2,6 +2,7 @@ import { loadConfig, type Config, type ConfigWarning } from '../common/config';
 import type { Logger } from '../common/log';
 import { BanList, banSettingsOf } from './bans';
 import { ControlServer } from './control-server';
+import { clientFacing } from './client-facing';
 import { ControlService } from './control-service';
 import type { SecmodProcess } from './secmod-proc';
 import { ServerStats } from './server-stats';
@@ -30,7 +31,8 @@ export interface AdminHooks {
  */
 const RESTART_ONLY: Array<keyof Config> = [
   'listenHost', 'tcpPort', 'udpPort', 'runAsUser', 'runAsGroup', 'socketFile', 'pidFile', 'useOcctl', 'occtlSocketFile',
-  'occtlGroup', 'ipv4', 'device', 'clientsPerWorker', 'predictableIps',
+  'occtlGroup', 'ipv4', 'device', 'clientsPerWorker', 'predictableIps', 'udpListenHost', 'tlsPriorities', 'dhParams',
+  'metricsListen', 'statusListen',
 ];
 
 const BAN_CLEANUP_MS = 60_000;
@@ -116,6 +118,12 @@ export class Admin {
     } catch (err) {
       return this.refused(`certificates: ${(err as Error).message}`);
     }
+    let facing: ReturnType<typeof clientFacing>;
+    try {
+      facing = clientFacing(next, this.h.log);
+    } catch (err) {
+      return this.refused((err as Error).message);
+    }
     // sec-mod next: if it cannot take the new file (keys, auth backends), nothing changes
     let keyBase: number | undefined;
     const ch = this.h.secmod.channel;
@@ -143,6 +151,7 @@ export class Admin {
       dpd: next.dpd,
       mobileDpd: next.mobileDpd,
       banner: next.banner,
+      ...facing,
     });
     this.h.log.info({ config: current.file }, 'configuration reloaded; new sessions use it');
     return { ok: true };

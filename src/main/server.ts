@@ -11,12 +11,14 @@ import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
-import { closeFd, dupFd, seqpacketPair, tunConfigure, tunOpen } from '../native';
+import { closeFd, dupFd, seqpacketPair, tunOpen } from '../native';
 import { readProxyHeader } from './proxy-reader';
 import { clientFacing, tlsSettings } from './client-facing';
 import { listenAddresses } from './listen-addresses';
 import { Ipv4Pool } from './leases';
 import { LeasePools } from './pools';
+import { Ipv6Leases } from './leases6';
+import { Addresses } from './addresses';
 import { Iroutes, knownIroutes } from './iroutes';
 import type { RunAs } from './privileges';
 import { SecmodProcess } from './secmod-proc';
@@ -29,6 +31,8 @@ import { provePeer } from '../ipc/peer-proof';
 import { checkServerKeys } from './key-check';
 import { linkKeys } from './key-links';
 import { dropCapabilities } from './least-privilege';
+import type { InheritedSockets } from './systemd';
+import { startOperations, type Operations } from './operations';
 
 export interface MainServerOptions {
   config: Config;
@@ -37,6 +41,10 @@ export interface MainServerOptions {
   workerScript: string;
   secmodScript: string;
   childEnv: NodeJS.ProcessEnv;
+  /** sockets systemd passed (socket activation, src/main/systemd.ts): used instead of binding */
+  listenFds?: InheritedSockets;
+  /** the number of tunnels changed (systemd's Status: line) */
+  onSessionCount?(n: number): void;
 }
 
 interface ConnInfo { workerId: number; remoteAddr: string; localAddr: string }
@@ -89,7 +97,9 @@ export class MainServer {
   private readonly conns = new Map<number, ConnInfo>();
   private readonly pool?: Ipv4Pool;
   /** ipv4-network's pool and those of per-user/group files */
-  private readonly pools?: LeasePools;
+  private readonly pools: LeasePools;
+  /** IPv4 and IPv6 leases of sessions, and their tun addresses */
+  private readonly addresses: Addresses;
   private readonly iroutes: Iroutes;
   /** expose-iroutes: every user's iroutes, read with the configuration */
   private exposedIroutes: Route[] = [];
@@ -115,7 +125,8 @@ export class MainServer {
     this.config = o.config;
     this.keyIsolation = o.config.keyIsolation;
     if (o.config.ipv4) this.pool = new Ipv4Pool(o.config.ipv4.network, o.config.ipv4.prefix, o.config.predictableIps);
-    if (this.pool) this.pools = new LeasePools(this.pool, o.config.predictableIps);
+    this.pools = new LeasePools(this.pool, o.config.predictableIps);
+    this.addresses = new Addresses(this.pools, new Ipv6Leases(o.config.predictableIps), o.log);
     this.iroutes = new Iroutes(o.log, () => ({ add: this.config.routeAddCmd, del: this.config.routeDelCmd }));
     this.exposedIroutes = exposedIroutes(o.config, o.log);
     this.secmod = new SecmodProcess(o.secmodScript, o.config.file, o.log, () => this.reattachWorkers(), o.childEnv);
@@ -132,7 +143,8 @@ export class MainServer {
 
   async start(): Promise<void> {
     const c = this.config;
-    if (!this.pool) throw new Error(`${c.file}: no ipv4-network configured; clients need addresses`);
+    // as ocserv: either family will do (IPv6-only serves clients with ipv6-network alone)
+    if (!c.ipv4 && !c.ipv6) throw new Error(`${c.file}: no ipv4-network or ipv6-network configured; clients need addresses`);
     checkServerKeys(c, this.o.runAs, this.log);
     // Key isolation (issue 4): workers get the certificates only; sec-mod reads the keys.
     this.tlsExtras = tlsSettings(c, this.log);
@@ -148,7 +160,8 @@ export class MainServer {
       banner: c.banner,
       maxBodyBytes: 64 * 1024,
       serverName: VERSION,
-      udpPort: c.udpPort,
+      // socket activation: the UDP socket systemd passed is what clients are told to use
+      udpPort: this.o.listenFds ? (this.o.listenFds.udp[0]?.port ?? 0) : c.udpPort,
       dtlsPsk: c.dtlsPsk,
       dtlsLegacy: c.dtlsLegacy,
       isolateWorkers: c.isolateWorkers,
@@ -174,6 +187,11 @@ export class MainServer {
     this.startAdmin();
     this.timers.start();
     await this.listen();
+    this.ops = await startOperations({
+      config: c, log: this.log, sessions: this.sessions, workers: () => this.workers, secmod: this.secmod, admin: this.admin!, version: VERSION,
+    });
+    const count = () => this.o.onSessionCount?.(this.sessions.size);
+    this.sessions.listen({ added: count, removed: count });
     dropCapabilities(this.log);
   }
 
@@ -213,6 +231,7 @@ export class MainServer {
   private async listen(): Promise<void> {
     const c = this.config;
     this.pacer = new AcceptPacer(() => this.config.rateLimitMs, (s) => this.accept(s), this.log);
+    if (this.o.listenFds) return this.adopt(this.o.listenFds);
     const tcpHosts = await listenAddresses(c.listenHost, 'listen-host') ?? [undefined];
     const tcpUp = await bindAll(tcpHosts, (host) => this.listenTcp(host), (host, err) =>
       this.log.error({ host, port: c.tcpPort, err: err.message }, 'cannot listen on this address; skipped'));
@@ -226,11 +245,23 @@ export class MainServer {
     this.log.info({ tcp: c.tcpPort, udp: c.udpPort, host: shown(tcpUp), ...(c.udpPort ? { udpHost: shown(udpUp) } : {}) }, 'listening');
   }
 
-  private listenTcp(host: string | undefined): Promise<void> {
+  /**
+   * Socket activation: systemd's sockets (ocserv-ts.socket) instead of listen-host, tcp-port
+   * and udp-port. A UDP socket passed in serves DTLS even if udp-port is 0.
+   */
+  private async adopt(fds: InheritedSockets): Promise<void> {
+    for (const s of fds.tcp) await this.listenTcp(s.address, s.fd);
+    for (const s of fds.udp) await this.listenUdp(s.address, s);
+    const shown = (l: InheritedSockets['tcp']) => l.map((s) => `${s.address.includes(':') ? `[${s.address}]` : s.address}:${s.port}`).join(', ');
+    this.log.info({ tcp: shown(fds.tcp), udp: shown(fds.udp) || 'none (no DTLS)', from: 'systemd' }, 'listening on the sockets systemd passed');
+  }
+
+  /** `fd`: a listening socket systemd passed, taken instead of binding */
+  private listenTcp(host: string | undefined, fd?: number): Promise<void> {
     const tcp = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.pacer!.accept(s));
     return new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen({ port: this.config.tcpPort, host, backlog: 1024 }, () => {
+      tcp.listen(fd !== undefined ? { fd } : { port: this.config.tcpPort, host, backlog: 1024 }, () => {
         tcp.off('error', reject);
         tcp.on('error', (err) => this.log.error({ err: err.message }, 'TCP listener error'));
         this.tcps.push(tcp);
@@ -239,8 +270,9 @@ export class MainServer {
     });
   }
 
-  private listenUdp(host: string | undefined): Promise<void> {
-    const port = this.config.udpPort;
+  /** `inherited`: a UDP socket systemd passed, taken instead of binding */
+  private listenUdp(host: string | undefined, inherited?: { fd: number; port: number }): Promise<void> {
+    const port = inherited?.port ?? this.config.udpPort;
     const udp = createSocket({ type: host?.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
     const handover = new UdpHandover({
       localHost: host ?? '0.0.0.0',
@@ -259,7 +291,7 @@ export class MainServer {
     udp.on('message', (msg, rinfo) => handover.onDatagram(msg, rinfo));
     return new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind({ port, address: host }, () => {
+      udp.bind(inherited ? { fd: inherited.fd } : { port, address: host }, () => {
         udp.off('error', reject);
         udp.on('error', (err) => this.log.error({ err: err.message }, 'UDP listener error'));
         this.udps.push(udp);
@@ -345,13 +377,13 @@ export class MainServer {
       this.conns.delete(connId);
       this.workers.connClosed(w, connId);
     });
-    w.channel.on('session.open', async ({ connId, cookie, mtu, client }, ctx) => {
+    w.channel.on('session.open', async ({ connId, cookie, mtu, client, ipv6 }, ctx) => {
       const conn = this.conns.get(connId);
       if (!conn || conn.workerId !== w.id) {
         ctx.reply('session.opened', { ok: false, reason: 'unknown connection' });
         return;
       }
-      const r = await this.openSession(w, connId, conn, cookie, mtu, client ?? NO_CLIENT_INFO);
+      const r = await this.openSession(w, connId, conn, cookie, mtu, client ?? NO_CLIENT_INFO, ipv6 !== false);
       if ('reason' in r) ctx.reply('session.opened', { ok: false, reason: r.reason });
       else ctx.reply('session.opened', { ok: true, params: r.params }, [r.fd]);
     });
@@ -359,7 +391,7 @@ export class MainServer {
       const s = this.sessions.get(sessionId);
       if (!s || s.workerId !== w.id) return;
       s.dtlsCipher = cipher;
-      this.log.info({ user: s.username, ip: s.remoteAddr, cipher }, 'DTLS established');
+      this.log.info({ user: s.username, ip: s.remoteAddr, sid: s.sid, cipher }, 'DTLS established');
     });
     w.channel.on('session.closed', ({ sessionId, reason, logout, stats }) => {
       const s = this.sessions.get(sessionId);
@@ -368,7 +400,7 @@ export class MainServer {
     });
   }
 
-  private async openSession(w: WorkerProc, connId: number, conn: ConnInfo, cookie: string, mtu: number, client: MainSession['client']):
+  private async openSession(w: WorkerProc, connId: number, conn: ConnInfo, cookie: string, mtu: number, client: MainSession['client'], wantsIpv6: boolean):
     Promise<{ reason: string } | { params: SessionParams; fd: number }> {
     const remoteAddr = conn.remoteAddr;
     const c = this.config;
@@ -394,29 +426,28 @@ export class MainServer {
     // the server's settings, the user's and group's files, then the auth backend's (src/common/session-config.ts)
     const eff = resolveSession(c, reply.config ?? {}, attrs, { mobile: client.mobile, exposedIroutes: c.exposeIroutes ? this.exposedIroutes : undefined });
     if ('error' in eff) return release(`per-user/group settings: ${eff.error}`);
-    const pools = this.pools!;
-    const pool = pools.poolFor(eff.ipv4Pool);
-    if ('error' in pool) return release(`per-user/group settings: ${pool.error}`);
-    const again = previous?.lease.remote ?? reply.lastIpv4;
-    const lease = eff.explicitIpv4 ? pools.allocateExact(eff.explicitIpv4, pool)
-      : (again && pool.contains(again) && pool.allocateExact(again)) || pool.allocate(reply.username);
-    if (!lease) return release(eff.explicitIpv4 ? `the address ${eff.explicitIpv4} given for ${reply.username} is in use` : `no free IP address in ${pool.network}/${pool.prefix}`);
-    if (eff.hostname) client = { ...client, hostname: eff.hostname };
     const tunMtu = Math.max(576, Math.min(eff.mtu ?? 65535, mtu));
+    const addrs = this.addresses;
+    const again6 = previous?.lease6 ? { address: previous.lease6.remote, prefix: previous.lease6.prefix } : reply.lastIpv6;
+    const got = addrs.lease(eff, { username: reply.username, again: { v4: previous?.lease?.remote ?? reply.lastIpv4, v6: again6 }, wantsIpv6, mtu: tunMtu });
+    if ('reason' in got) return release(got.reason);
+    if (eff.hostname) client = { ...client, hostname: eff.hostname };
     let tun;
     try {
       tun = tunOpen(c.device);
-      tunConfigure(tun.name, { address: lease.local, peer: lease.remote, mtu: tunMtu });
+      addrs.configureTun(tun.name, got, tunMtu, reply.username);
     } catch (err) {
       if (tun) closeFd(tun.fd);
-      pools.release(lease);
+      addrs.release(got);
       this.log.error({ err: (err as Error).message }, 'cannot create the tun device');
       return release('cannot create tun device');
     }
     const { routes, noRoutes, dns } = eff;
+    const lease = got.v4;
+    const lease6 = got.v6;
     const script: ScriptSession = {
       id: 0, username: reply.username, groupname: reply.groupname, device: tun.name, remoteAddr, localAddr: conn.localAddr,
-      ipLocal: lease.local, ipRemote: lease.remote, userAgent: client.userAgent, hostname: client.hostname,
+      ipLocal: lease?.local ?? '', ipRemote: lease?.remote ?? '', ipv6: lease6, userAgent: client.userAgent, hostname: client.hostname,
       deviceType: client.deviceType, platform: client.platform, routes, noRoutes, dns,
     };
     const session: MainSession = {
@@ -429,6 +460,7 @@ export class MainServer {
       groupname: reply.groupname,
       remoteAddr,
       lease,
+      lease6,
       tunName: tun.name,
       tunFd: tun.fd,
       startedAt: Date.now(),
@@ -448,7 +480,7 @@ export class MainServer {
     const verdict = await this.scripts.connect(script);
     if (!verdict.ok) {
       closeFd(tun.fd);
-      pools.release(lease);
+      addrs.release(got);
       return release(`connect-script refused the session (${verdict.reason})`);
     }
     // as ocserv: after the connect-script, and a failure refuses the session
@@ -456,13 +488,14 @@ export class MainServer {
     if (!added.ok) {
       this.scripts.disconnect(script, zeroStats(), 0);
       closeFd(tun.fd);
-      pools.release(lease);
+      addrs.release(got);
       return release(added.reason);
     }
     this.sessions.add(session);
     if (client.hostname) this.scripts.hostUpdate(script);
-    channel.send('session.started', { cookie, ipv4: lease.remote, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
-    this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease.remote, tun: tun.name, sid: session.sid }, 'session opened');
+    const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };
+    channel.send('session.started', { cookie, ipv4: lease?.remote, ipv6, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
+    this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease?.remote, vpnIp6: ipv6 && `${ipv6.address}/${ipv6.prefix}`, tun: tun.name, sid: session.sid }, 'session opened');
     return {
       fd: tun.fd,
       params: {
@@ -471,6 +504,7 @@ export class MainServer {
         groupname: session.groupname,
         tunName: tun.name,
         ipv4: lease,
+        ipv6: lease6 && { ...lease6, network: eff.ipv6Net?.network ?? lease6.remote },
         dns,
         routes,
         noRoutes,
@@ -507,9 +541,9 @@ export class MainServer {
     // queued before the tun goes: a reconnecting client's routes then move to its new tun in order
     this.iroutes.remove(s.tunName, s.settings?.iroutes ?? [], s.username);
     closeFd(s.tunFd);
-    this.pools?.release(s.lease);
+    this.addresses.release({ v4: s.lease, v6: s.lease6 });
     this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout: spent, reason, stats, cause });
-    this.log.info({ user: s.username, ip: s.remoteAddr, vpnIp: s.lease.remote, reason, cause, ...stats }, 'session ended');
+    this.log.info({ user: s.username, ip: s.remoteAddr, sid: s.sid, vpnIp: s.lease?.remote, vpnIp6: s.lease6?.remote, reason, cause, ...stats }, 'session ended');
   }
 
   /** The same cookie opened a new tunnel: end the old one at once, keeping the session. */
@@ -525,7 +559,9 @@ export class MainServer {
 
   private workerGone(w: WorkerProc, why: string): void {
     const lost = this.sessions.ofWorker(w.id);
-    if (lost.length || why !== 'killed by SIGTERM') this.log.info({ worker: w.id, why, sessions: lost.length }, 'worker exited');
+    // a worker ends by SIGTERM (retired, shutdown) or exits 0; anything else is a crash
+    const crashed = why !== 'killed by SIGTERM' && why !== 'exit code 0';
+    if (lost.length || crashed) this.log[crashed ? 'error' : 'info']({ worker: w.id, workerPid: w.proc.pid, ...(crashed ? { crash: true } : {}), why, sessions: lost.length }, 'worker exited');
     for (const s of lost) {
       s.endCause ??= 'nas-error';
       this.endSession(s, `worker exited (${why})`, false, zeroStats());
@@ -571,6 +607,7 @@ export class MainServer {
       await new Promise((r) => setTimeout(r, drainMs));
     }
     this.admin?.stop();
+    this.ops?.stop();
     this.secmod.expectExit();
     this.timers.stop();
     for (const s of [...this.sessions.all()]) this.terminate(s, 'server shutting down', 'admin-reboot');
@@ -582,6 +619,8 @@ export class MainServer {
 
   // ---------- occtl control socket, bans and reload (issue 7) ----------
   private admin?: Admin;
+  /** metrics-listen and status-listen (src/main/operations.ts) */
+  private ops?: Operations;
 
   private startAdmin(): void {
     this.admin = new Admin({

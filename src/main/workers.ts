@@ -57,6 +57,21 @@ export class WorkerPool {
    */
   renewTls(tls: WorkerPoolOptions['init']['tls']): void {
     this.o.init = { ...this.o.init, tls };
+    this.staleAll();
+  }
+
+  /**
+   * A reloaded configuration: workers read theirs once, at start, so when it changed the
+   * running ones make way for fresh ones the same way (shared workers live long).
+   */
+  reconfigure(config: Partial<WorkerConfig>): void {
+    const next = { ...this.o.init.config, ...config };
+    if (JSON.stringify(next) === JSON.stringify(this.o.init.config)) return;
+    this.o.init = { ...this.o.init, config: next };
+    this.staleAll();
+  }
+
+  private staleAll(): void {
     for (const w of this.workers.values()) {
       w.stale = true;
       if (w.conns.size === 0 && !w.retiring) this.retire(w);
@@ -64,10 +79,6 @@ export class WorkerPool {
     this.topUp();
   }
 
-  /** A reloaded configuration, for workers started from now on. */
-  reconfigure(config: Partial<WorkerConfig>): void {
-    this.o.init = { ...this.o.init, config: { ...this.o.init.config, ...config } };
-  }
   all(): IterableIterator<WorkerProc> { return this.workers.values(); }
   get(id: number): WorkerProc | undefined { return this.workers.get(id); }
 

@@ -10,12 +10,14 @@ export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }[c]!));
 }
 
-export function authRequestXml(message: string, prompts: AuthPrompt[], error?: string): string {
+/** banner: pre-login-banner, which ocserv puts in the first form only, before its message */
+export function authRequestXml(message: string, prompts: AuthPrompt[], error?: string, banner?: string): string {
   const inputs = prompts.map(promptXml).join('\n');
   return XML_HEAD
     + '<config-auth client="vpn" type="auth-request" aggregate-auth-version="2">\n'
     + SERVER_VERSION
     + '<auth id="main">\n'
+    + (banner ? `<banner>${escapeXml(banner)}</banner>\n` : '')
     + `<message>${escapeXml(message)}</message>\n`
     + (error ? `<error id="main" param1="${escapeXml(error)}" param2="">${escapeXml(error)}</error>\n` : '')
     + '<form method="post" action="/auth">\n'
@@ -30,13 +32,14 @@ function promptXml(p: AuthPrompt): string {
   return `<select name="${escapeXml(p.name)}" label="${escapeXml(p.label)}">${options}</select>`;
 }
 
-export function authSuccessXml(banner?: string): string {
+/** config: an element that follows </auth> (the user-profile manifest) */
+export function authSuccessXml(banner?: string, config = ''): string {
   return XML_HEAD
     + '<config-auth client="vpn" type="complete" aggregate-auth-version="2">\n'
     + SERVER_VERSION
     + '<auth id="success">\n'
     + (banner ? `<banner>${escapeXml(banner)}</banner>\n` : '')
-    + '<title>SSL VPN Service</title></auth></config-auth>\n';
+    + '<title>SSL VPN Service</title></auth>' + config + '</config-auth>\n';
 }
 
 export function authFailXml(message: string): string {

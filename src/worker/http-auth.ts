@@ -4,12 +4,19 @@ import type { Logger } from '../common/log';
 import type { PeerProof } from '../ipc/peer-proof';
 import { AuthXmlError, authFailXml, authRequestXml, authSuccessXml, parseClientAuth, parseFormAuth, type ClientAuthMessage } from './auth-xml';
 import type { CertIdentity } from './client-cert';
+import { profileManifestXml } from './user-profile';
+
+/** what one connection's logins left behind */
+export interface LoginState {
+  /** the cookie a login on this connection was given (the user-profile is served to it) */
+  cookie?: string;
+}
 
 type AuthReply = SecmodToWorker['auth.reply'];
 
 export interface SecmodAuthClient {
   init(req: { remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string; cert?: CertIdentity }): Promise<AuthReply>;
-  cont(req: { authId: string; answers: Record<string, string> }): Promise<AuthReply>;
+  cont(req: { authId: string; answers: Record<string, string>; proof: PeerProof }): Promise<AuthReply>;
 }
 
 export class BodyTooLargeError extends Error { override name = 'BodyTooLargeError'; }
@@ -65,11 +72,11 @@ export class HttpAuth {
    * peer: main's proof of who this client is, passed on to sec-mod with every new login;
    * cert: what the TLS handshake verified of the client's certificate, if anything
    */
-  async handle(req: IncomingMessage, res: ServerResponse, peer: PeerProof, cert?: CertIdentity): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, peer: PeerProof, cert?: CertIdentity, state: LoginState = {}): Promise<void> {
     const remoteAddr = peer.remoteAddr;
     res.setHeader('X-Transcend-Version', '1');
     if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
-      return this.sendReply(res, await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? ''), cert }));
+      return this.sendReply(res, await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? ''), cert }), state, true);
     }
     if (req.method !== 'POST' || !(req.url === '/' || req.url === '/auth' || req.url?.startsWith('/auth?'))) {
       res.writeHead(404, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Not found\n');
@@ -97,25 +104,26 @@ export class HttpAuth {
       });
       // A client that answers the form on its first POST (no context yet) goes straight on.
       if (msg.type !== 'init' && reply.status === 'continue' && Object.keys(msg.answers).length) {
-        return this.sendReply(res, await this.secmod.cont({ authId: reply.authId, answers: msg.answers }));
+        return this.sendReply(res, await this.secmod.cont({ authId: reply.authId, answers: msg.answers, proof: peer }), state);
       }
-      return this.sendReply(res, reply);
+      return this.sendReply(res, reply, state, true);
     }
     if (msg.type === 'logout') {
       res.writeHead(200, { 'Content-Type': 'text/xml' }).end(authFailXml('Logged out.'));
       return;
     }
-    this.sendReply(res, await this.secmod.cont({ authId, answers: msg.answers }));
+    this.sendReply(res, await this.secmod.cont({ authId, answers: msg.answers, proof: peer }), state);
   }
 
-  private sendReply(res: ServerResponse, reply: AuthReply): void {
+  /** first: the answer to a new login, whose form carries the pre-login-banner */
+  private sendReply(res: ServerResponse, reply: AuthReply, state: LoginState, first = false): void {
     switch (reply.status) {
       case 'continue':
         res.writeHead(200, {
           'Content-Type': 'text/xml',
           'Set-Cookie': `webvpncontext=${reply.authId}; Max-Age=${this.config.authTimeout}; Secure; HttpOnly`,
         });
-        res.end(authRequestXml(reply.message, reply.prompts, reply.error));
+        res.end(authRequestXml(reply.message, reply.prompts, reply.error, first ? this.config.preLoginBanner : undefined));
         return;
       case 'ok':
         res.writeHead(200, {
@@ -125,7 +133,8 @@ export class HttpAuth {
             `webvpn=${reply.cookie}; Secure; HttpOnly`,
           ],
         });
-        res.end(authSuccessXml(this.config.banner));
+        state.cookie = reply.cookie;
+        res.end(authSuccessXml(this.config.banner, this.config.profile ? profileManifestXml(this.config.profile) : ''));
         return;
       case 'fail':
         // openconnect shows the status line of a 401, not its body: the reason goes there too, as ocserv does

@@ -5,19 +5,23 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
-import { createLogger } from '../common/log';
+import { createLogger, logCrashes } from '../common/log';
 import { Channel } from '../ipc/channel';
 import { AUTH_STEP_TIMEOUT_MS, SESSION_INFO_BATCH, SESSION_OPEN_TIMEOUT_MS, zeroStats, type MainToWorker, type SecmodToWorker, type WorkerConfig, type WorkerToMain, type WorkerToSecmod } from '../ipc/messages';
 import { closeFd } from '../native';
-import { BodyTooLargeError, HttpAuth, cookieValue, type SecmodAuthClient } from './http-auth';
+import { BodyTooLargeError, HttpAuth, cookieValue, statusText, type LoginState, type SecmodAuthClient } from './http-auth';
+import { CAMOUFLAGED_CONNECT_STATUS, camouflageGate } from './camouflage';
+import { isProfileRequest, serveProfile } from './user-profile';
 import { connectedResponse, type DtlsOffer } from './connect-headers';
+import { customHeaderLines, withCustomHeaders } from './custom-headers';
+import { clientFamilies } from './ip-families';
 import { chooseDtls } from './dtls-negotiation';
 import { clientHeaders, sessionInfo, type ClientHeaders } from './session-info';
 import { Tunnel } from './tunnel';
 import { warmUpTls } from './warm-up';
 import { KeySlot } from './key-slot';
 import { confineWorker, isolateWorker } from './sandbox';
-import { secureContextFor } from './tls-context';
+import { secureContextFor, stapleOcsp } from './tls-context';
 import { checkClientCert, type CertIdentity, type ClientCertPolicy } from './client-cert';
 import type { PeerProof } from '../ipc/peer-proof';
 import type { DtlsMode } from '../dtls/server';
@@ -25,6 +29,7 @@ import type { DtlsMode } from '../dtls/server';
 const MAIN_FD = 3;
 const SECMOD_FD = 4;
 const log = createLogger('worker');
+logCrashes(log);
 confineWorker();
 // the TLS key engine's way to sec-mod (issue 4); main moves a socket onto it
 const keySlot = new KeySlot();
@@ -39,6 +44,10 @@ interface Conn {
   headers?: ClientHeaders;
   /** what the handshake verified of the client's certificate (auth = "certificate") */
   cert?: CertIdentity;
+  /** what logins on this connection left (the cookie the user-profile is served to) */
+  login: LoginState;
+  /** camouflage: a request of this connection carried the secret */
+  camouflagePassed: boolean;
 }
 
 const conns = new Map<number, Conn>();
@@ -76,8 +85,20 @@ function connOf(socket: unknown): Conn | undefined {
 
 http.on('request', (req, res) => {
   const conn = connOf(req.socket);
-  if (!conn || !httpAuth) { res.destroy(); return; }
-  httpAuth.handle(req, res, conn.proof, conn.cert).catch((err: Error) => {
+  if (!conn || !httpAuth || !config) { res.destroy(); return; }
+  if (config.camouflage && !conn.camouflagePassed) {
+    if (!camouflageGate(req, res, config.camouflage)) {
+      log.info({ ip: conn.remoteAddr, method: req.method }, 'camouflage: no secret in the URL; answered as a plain web server');
+      return;
+    }
+    conn.camouflagePassed = true;
+  }
+  if (isProfileRequest(req)) {
+    const r = serveProfile(res, config.profile, conn.login.cookie, cookieValue(req, 'webvpn'));
+    log.info({ ip: conn.remoteAddr, url: req.url?.slice(0, 128) }, r === 'served' ? 'user-profile sent' : 'user-profile request refused (no profile, or not this connection\'s login)');
+    return;
+  }
+  httpAuth.handle(req, res, conn.proof, conn.cert, conn.login).catch((err: Error) => {
     const tooLarge = err instanceof BodyTooLargeError;
     log.warn({ ip: conn.remoteAddr, reason: err.message }, tooLarge ? 'request body too large; closing the connection' : 'auth request failed; closing the connection');
     if (!res.headersSent) res.writeHead(tooLarge ? 413 : 503, { Connection: 'close' }).end();
@@ -105,6 +126,8 @@ http.on('connect', (req: IncomingMessage, socket, head: Buffer) => {
 
 function refuse(conn: Conn, status: string, why: string): void {
   log.warn({ ip: conn.remoteAddr, reason: why }, 'tunnel refused');
+  // camouflage: a prober's CONNECT meets a web server that does not do CONNECT
+  if (config?.camouflage && !conn.camouflagePassed) status = CAMOUFLAGED_CONNECT_STATUS;
   conn.socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
 }
 
@@ -118,12 +141,14 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   // so the same MTU also fits the DTLS path.
   const mtu = baseMtu - 66;
   const client = conn.headers ?? clientHeaders(req);
+  const families = clientFamilies(req.headers);
   // main may be running the connect-script meanwhile
-  const r = await main.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: conn.id, cookie, mtu, client }, undefined, SESSION_OPEN_TIMEOUT_MS);
+  const r = await main.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: conn.id, cookie, mtu, client, ipv6: families.ipv6 }, undefined, SESSION_OPEN_TIMEOUT_MS);
   const opened = r.body;
   if (!opened.ok) {
     r.fds.forEach(closeFd);
-    return refuse(conn, '401 Unauthorized', opened.reason);
+    // openconnect prints the status line: say why (main's reason up to its details, which stay in the log)
+    return refuse(conn, `401 ${statusText(opened.reason.split(/[:(]/)[0]!)}`, opened.reason);
   }
   const tunFd = r.fds[0];
   if (tunFd === undefined) throw new Error('main sent no tun fd');
@@ -136,7 +161,7 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   conn.socket.setTimeout(0);
   // no-udp (per user or group): the reply offers no DTLS at all
   const dtls = p.noUdp ? undefined : offerDtls(conn, req, p.dtlsId);
-  conn.socket.write(connectedResponse(p, config.serverName, baseMtu, dtls?.offer));
+  conn.socket.write(withCustomHeaders(connectedResponse(p, config.serverName, baseMtu, dtls?.offer, families), customHeaderLines(config.customHeaders, p.username, p.groupname)));
   const mobile = client.mobile;
   const tunnel = new Tunnel({
     socket: conn.socket,
@@ -156,7 +181,7 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   conn.tunnel = tunnel;
   conn.sessionId = p.sessionId;
   tunnels.set(p.sessionId, tunnel);
-  log.info({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4.remote, tun: p.tunName }, 'tunnel up (CSTP)');
+  log.info({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4?.remote, vpnIp6: p.ipv6?.remote, tun: p.tunName }, 'tunnel up (CSTP)');
   if (head.length) conn.socket.unshift(head);
 }
 
@@ -234,7 +259,8 @@ main.on('conn.new', (msg, { fds }) => {
   if (!secureContext || !config) { closeFd(fd); return; }
   const raw = new Socket({ fd, readable: true, writable: true });
   const tlsSocket = new TLSSocket(raw, { ...tlsServerOptions(config), isServer: true, secureContext });
-  const conn: Conn = { id: msg.connId, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket };
+  stapleOcsp(tlsSocket, config.ocsp);
+  const conn: Conn = { id: msg.connId, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket, login: {}, camouflagePassed: false };
   (tlsSocket as unknown as { ocservConn: Conn }).ocservConn = conn;
   conns.set(conn.id, conn);
   // Login must finish within auth-timeout; a tunnel clears this.

@@ -76,7 +76,8 @@ t.test('bad values are errors naming file, line and reason', async (t) => {
     [`${BASE}this line has no equals sign\n`, 6, /expected 'option = value'/],
     [`auth = "magic"\nserver-cert = /a\nserver-key = /b\n`, 1, /unknown method 'magic'/],
     [`auth = "plain"\nserver-cert = /a\nserver-key = /b\n`, 1, /plain needs \[passwd=/],
-    [`${BASE}listen-host = vpn.example.com\n`, 6, /not an IP address/],
+    [`${BASE}listen-host = vpn example com\n`, 6, /neither an IP address nor a host name/],
+    [`${BASE}camouflage = true\n`, 6, /camouflage = true needs camouflage_secret/],
   ];
   for (const [text, line, reason] of cases) {
     const err = errorOf(() => parse(text));
