@@ -81,6 +81,7 @@ function userBlock(u: UserInfo, json: boolean, now: number, event?: CtlEvent): B
   b.pair('Remote IP', u.remoteIp, 'Location', 'unknown');
   b.single('Local Device IP', u.localDeviceIp);
   if (u.ipv4 && u.ptpIpv4) b.pair('IPv4', u.ipv4, 'P-t-P IPv4', u.ptpIpv4);
+  if (u.ipv6 && u.ptpIpv6) b.pair('IPv6', u.ipv6, 'P-t-P IPv6', u.ptpIpv6);
   b.single('User-Agent', u.userAgent);
   const secs = since(now, u.connectedAt);
   const rate = (n: number) => bytes2human(secs > 0 ? Math.floor(n / secs) : 0, '/sec');
@@ -113,6 +114,9 @@ function userBlock(u: UserInfo, json: boolean, now: number, event?: CtlEvent): B
   return b;
 }
 
+/** The VPN address occtl's tables show: IPv4, else IPv6. */
+const vpnIp = (u: UserInfo): string => u.ipv4 || u.ipv6 || '';
+
 /** `show user`, `show id` and `-j show users`. Exit code 2 when nothing matched, as occtl. */
 export function userInfoView(users: UserInfo[], json: boolean, now: number): { out: string; code: number } {
   const blocks = users.map((u) => userBlock(u, json, now));
@@ -127,7 +131,7 @@ export function usersView(users: UserInfo[], json: boolean, now: number): string
   if (!users.length) return '';
   let out = `${pad('id', 8)} ${pad('user', 8)} ${pad('vhost', 8)} ${pad('ip', 14)} ${pad('vpn-ip', 14)} ${pad('device', 6)} ${pad('since', 7)} ${pad('dtls-cipher', 14)} ${pad('status', 9)}\n`;
   for (const u of users) {
-    out += `${pad(u.id, 8)} ${pad(or(u.username, NONE), 8)} ${pad(u.vhost, 8)} ${pad(u.remoteIp, 14)} ${pad(u.ipv4, 14)} ${pad(u.device, 6)} `;
+    out += `${pad(u.id, 8)} ${pad(or(u.username, NONE), 8)} ${pad(u.vhost, 8)} ${pad(u.remoteIp, 14)} ${pad(vpnIp(u), 14)} ${pad(u.device, 6)} `;
     out += `${interval7(since(now, u.connectedAt))} ${pad(dtlsColumn(u.dtlsCipher), 14)} ${pad(u.state, 9)}\n`;
   }
   return out;
@@ -136,7 +140,7 @@ export function usersView(users: UserInfo[], json: boolean, now: number): string
 export function eventView(ev: CtlEvent, json: boolean, now: number): string {
   if (json) return jsonArray([userBlock(ev.user, true, now, ev)], true);
   const u = ev.user;
-  const who = `${u.vhost}: %s user '${u.username}' (${u.id}) from ${u.remoteIp} with IP ${u.ipv4}`;
+  const who = `${u.vhost}: %s user '${u.username}' (${u.id}) from ${u.remoteIp} with IP ${vpnIp(u)}`;
   if (ev.connected) return `${who.replace('%s', 'connected')}\n`;
   return `${who.replace('%s', 'disconnect')} (reason: ${ev.reason ?? 'unknown'}, time: ${interval7(since(now, u.connectedAt))})\n`;
 }
@@ -203,12 +207,12 @@ export function iroutesView(users: UserInfo[], json: boolean): string {
   if (json) {
     return jsonArray(users.map((u) => new Block(true)
       .int('ID', u.id).single('Username', or(u.username, NONE)).single('vhost', u.vhost)
-      .single('Device', u.device).single('IP', u.ipv4).list('iRoutes', u.iroutes)), false);
+      .single('Device', u.device).single('IP', vpnIp(u)).list('iRoutes', u.iroutes)), false);
   }
   if (!users.length) return '';
   let out = `${pad('id', 6)} ${pad('user', 8)} ${pad('vhost', 8)} ${pad('device', 6)} ${pad('vpn-ip', 16)} ${pad('iroute', 28)}\n`;
   for (const u of users) {
-    for (const r of u.iroutes) out += `${pad(u.id, 6)} ${pad(or(u.username, NONE), 8)} ${pad(u.vhost, 8)} ${pad(u.device, 6)} ${pad(u.ipv4, 16)} ${pad(r, 28)}\n`;
+    for (const r of u.iroutes) out += `${pad(u.id, 6)} ${pad(or(u.username, NONE), 8)} ${pad(u.vhost, 8)} ${pad(u.device, 6)} ${pad(vpnIp(u), 16)} ${pad(r, 28)}\n`;
   }
   return out;
 }

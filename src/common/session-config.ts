@@ -12,7 +12,7 @@
  * and line of the mistake instead of failing later.
  */
 import ipaddr from 'ipaddr.js';
-import { ConfigError, parseIPv4Net, sessionRoutes, toRoute, unquote, type Config, type Route } from './config';
+import { ConfigError, parseIPv4Net, parseIPv6Net, parseRouteValue, sessionRoutes, unquote, type Config, type Route } from './config';
 import { lookupOption } from './config-schema';
 import { readConfigSyntax, show } from './config-syntax';
 import { parsePortPolicy, type PortPolicy } from './port-policy';
@@ -33,8 +33,9 @@ export interface SessionConfig {
   /** ipv4-network (and the prefix it or ipv4-netmask gives): a pool of its own */
   ipv4Network?: string;
   ipv4Prefix?: number;
-  // IPv6 tunnels are separate work: kept, not acted on
+  /** ipv6-network (and the length it gives): the IPv6 network this session leases from */
   ipv6Network?: string;
+  ipv6Prefix?: number;
   explicitIpv6?: string;
   ipv6SubnetPrefix?: number;
   hostname?: string;
@@ -93,7 +94,6 @@ const NOT_ACTED: Record<string, string> = {
 /** Every option a per-user or per-group file may hold. */
 export const SESSION_CONFIG_KEYS: ReadonlySet<string> = new Set([...Object.keys(INTS), ...Object.keys(BOOLS), ...LISTS, ...OTHERS, ...Object.keys(NOT_ACTED)]);
 
-const IPV6_LATER = 'IPv6 not supported yet';
 const TRUE = ['true', 'yes', '1', 'on'];
 const FALSE = ['false', 'no', '0', 'off'];
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*\.?$/;
@@ -169,14 +169,7 @@ function applyOption(sc: SessionConfig, key: string, value: string, at: At): voi
     if (!ipaddr.isValid(value)) bad(`${show(value)} is not an IP address`);
     return what === 'v4' && !ipaddr.IPv4.isValidFourPartDecimal(value) ? bad(`${show(value)} is not an IPv4 address`) : value;
   };
-  const net = (): Route | undefined => {
-    if (value.includes(':')) {
-      at.warn(`${IPV6_LATER}: IPv6 networks are skipped`);
-      return undefined;
-    }
-    const n = parseIPv4Net(value, at.file, at.line, key);
-    return toRoute(n.network, n.prefix ?? 32);
-  };
+  const net = (): Route => parseRouteValue(value, at.file, at.line, key);
   const push = <K extends 'routes' | 'noRoutes' | 'iroutes' | 'dns' | 'nbns' | 'splitDns'>(k: K, v: NonNullable<SessionConfig[K]>[number] | undefined) => {
     if (v === undefined) return;
     ((sc[k] ??= []) as unknown[]).push(v);
@@ -220,19 +213,21 @@ function applyOption(sc: SessionConfig, key: string, value: string, at: At): voi
       sc.ipv4Prefix = checkPrefix(prefix!, bad);
       return;
     }
-    case 'ipv6-network':
-      if (!ipaddr.IPv6.isValidCIDR(value) && !ipaddr.IPv6.isValid(value)) bad(`${show(value)} is not an IPv6 network`);
-      at.warn(`${IPV6_LATER}: ipv6-network is not acted on`);
-      sc.ipv6Network = value;
+    case 'ipv6-network': {
+      const n = parseIPv6Net(value, at.file, at.line, key);
+      sc.ipv6Network = n.network;
+      if (n.prefix !== undefined) sc.ipv6Prefix = n.prefix;
       return;
-    case 'explicit-ipv6':
-      if (!ipaddr.IPv6.isValid(value.split('/')[0])) bad(`${show(value)} is not an IPv6 address`);
-      at.warn(`${IPV6_LATER}: explicit-ipv6 is not acted on`);
-      sc.explicitIpv6 = value;
+    }
+    case 'explicit-ipv6': {
+      // as ocserv: an address; the length of the client's network is ipv6-subnet-prefix
+      const n = parseIPv6Net(value, at.file, at.line, key);
+      if (n.prefix !== undefined) bad(`${show(value)} is not an address (its network length is ipv6-subnet-prefix)`);
+      sc.explicitIpv6 = n.network;
       return;
+    }
     case 'ipv6-subnet-prefix':
       if (!/^\d+$/.test(value) || +value < 1 || +value > 128) bad(`${show(value)} is not a prefix length from 1 to 128`);
-      at.warn(`${IPV6_LATER}: ipv6-subnet-prefix is not acted on`);
       sc.ipv6SubnetPrefix = +value;
       return;
     case 'hostname':
@@ -278,6 +273,10 @@ export interface EffectiveSession {
   explicitIpv4?: string;
   /** the pool to lease from when it is not ipv4-network's */
   ipv4Pool?: { network: string; prefix: number };
+  /** the IPv6 network to lease from (ipv6-network's or the files'); absent: no IPv6 */
+  ipv6Net?: { network: string; prefix: number; subnetPrefix: number };
+  /** the client's IPv6 address and the length of its network, when given (the backend's, else explicit-ipv6) */
+  explicitIpv6?: { address: string; prefix: number };
   /** upper bound of the tun MTU (mtu), if set */
   mtu?: number;
   dpd: number;
@@ -321,6 +320,8 @@ export function resolveSession(c: Config, sc: SessionConfig, attrs: SessionAttri
   }
   const pool = poolOf(c, sc);
   if ('error' in pool) return pool;
+  const v6 = ipv6Of(c, sc, attrs);
+  if ('error' in v6) return v6;
   const idle = sc.idleTimeout ?? c.idleTimeout;
   const mobileIdle = sc.mobileIdleTimeout ?? c.mobileIdleTimeout;
   return {
@@ -332,6 +333,8 @@ export function resolveSession(c: Config, sc: SessionConfig, attrs: SessionAttri
     splitDns: sc.splitDns ?? c.splitDns,
     explicitIpv4: attrs.ipv4 ?? sc.explicitIpv4,
     ipv4Pool: pool.pool,
+    ipv6Net: v6.net,
+    explicitIpv6: v6.explicit,
     mtu: sc.mtu ?? c.mtu,
     dpd: sc.dpd ?? c.dpd,
     mobileDpd: sc.mobileDpd ?? c.mobileDpd,
@@ -348,6 +351,27 @@ export function resolveSession(c: Config, sc: SessionConfig, attrs: SessionAttri
     txDataPerSec: sc.txDataPerSec ?? c.txDataPerSec,
     hostname: sc.hostname,
   };
+}
+
+/**
+ * The session's IPv6 network, as ocserv: the files' ipv6-network (with its own length, else the
+ * server's) or the server's, and ipv6-subnet-prefix from the files, else the server's, else 128.
+ * The backend's address (RADIUS Framed-IPv6-Prefix "addr/len", Framed-IPv6-Address "addr/128")
+ * wins over explicit-ipv6 and brings its own length.
+ */
+function ipv6Of(c: Config, sc: SessionConfig, attrs: SessionAttributes):
+  { net?: EffectiveSession['ipv6Net']; explicit?: EffectiveSession['explicitIpv6'] } | { error: string } {
+  const network = sc.ipv6Network ?? c.ipv6?.network;
+  const prefix = sc.ipv6Prefix ?? c.ipv6?.prefix;
+  const subnetPrefix = sc.ipv6SubnetPrefix ?? c.ipv6?.subnetPrefix ?? 128;
+  let explicit: EffectiveSession['explicitIpv6'];
+  const given = attrs.ipv6?.split('/');
+  if (given && given[0] && ipaddr.IPv6.isValid(given[0])) explicit = { address: given[0], prefix: given[1] === undefined ? 128 : Number(given[1]) };
+  else if (sc.explicitIpv6) explicit = { address: sc.explicitIpv6, prefix: subnetPrefix };
+  if (network === undefined) return { explicit };
+  if (prefix === undefined) return { error: `ipv6-network ${network} has no prefix length` };
+  if (subnetPrefix <= prefix) return { error: `ipv6-subnet-prefix /${subnetPrefix} must be longer than the ipv6-network's /${prefix}` };
+  return { net: { network: ipaddr.IPv6.networkAddressFromCIDR(`${network}/${prefix}`).toString(), prefix, subnetPrefix }, explicit };
 }
 
 /** A per-user or per-group ipv4-network (or ipv4-netmask): the pool it names, unless it is the server's own. */

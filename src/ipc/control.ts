@@ -57,6 +57,9 @@ export interface UserInfo {
   /** the client's VPN address and the server's end of the tun */
   ipv4: string;
   ptpIpv4: string;
+  /** the same for IPv6 (the client's address without its length); empty or absent without IPv6 */
+  ipv6?: string;
+  ptpIpv6?: string;
   userAgent: string;
   hostname: string;
   rxBytes: number;

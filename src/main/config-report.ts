@@ -29,6 +29,10 @@ export function configSummary(config: Config, warnings: ConfigWarning[]): string
   } else {
     out.push(`  pool:      none (no ipv4-network: clients get addresses only from the auth backend)`);
   }
+  if (config.ipv6) {
+    const { network, prefix, subnetPrefix } = config.ipv6;
+    out.push(`  ipv6 pool: ${network}/${prefix}, a /${subnetPrefix} for each client`);
+  }
   const routes = config.routes.length
     ? `${config.routes.map((r) => `${r.network}/${r.prefix}`).join(', ')}`
     : 'everything (full tunnel)';

@@ -1,14 +1,14 @@
 /**
  * iroute: networks behind a client (per-user and per-group files). While the client's tunnel
  * is up, main routes them into its tun with route-add-cmd and removes them with route-del-cmd
- * when it ends, as ocserv does: `%{R}` is network/netmask, `%{RI}` network/length, `%{D}` the
+ * when it ends, as ocserv does: `%{R}` is network/netmask (IPv6: network/length), `%{RI}` network/length, `%{D}` the
  * device (`%R` and `%D` too). The commands run one at a time in the order asked, so a client
  * that reconnects gets its routes on the new tun only after they left the old one.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Route } from '../common/config';
+import { routeText, type Route } from '../common/config';
 import type { Logger } from '../common/log';
 import { parseSessionConfig } from '../common/session-config';
 
@@ -16,7 +16,8 @@ const COMMAND_TIMEOUT_MS = 10_000;
 const OUTPUT_LIMIT = 2048;
 const MAX_FILE_BYTES = 256 * 1024;
 
-export const routeText = (r: Route): string => `${r.network}/${r.netmask}`;
+// IPv4 network/netmask, IPv6 network/length, as ocserv writes routes
+export { routeText };
 
 /** The command for one route and device; each placeholder is replaced once, left to right. */
 export function routeCommand(pattern: string, r: Route, device: string): string {

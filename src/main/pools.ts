@@ -2,6 +2,7 @@
  * The address pools of main: ipv4-network's, and one more for each ipv4-network a per-user or
  * per-group file names, made when a session first needs it. Each pool has its own server
  * address (its first host). Pools must not overlap, or two sessions could get one address.
+ * An IPv6-only server (no ipv4-network) has no main pool: sessions get IPv4 only from a file's pool.
  */
 import ipaddr from 'ipaddr.js';
 import { Ipv4Pool, type Lease } from './leases';
@@ -12,12 +13,12 @@ const num = (ip: string) => ipaddr.IPv4.parse(ip).toByteArray().reduce((a, b) =>
 export class LeasePools {
   private readonly pools = new Map<string, Ipv4Pool>();
 
-  constructor(readonly main: Ipv4Pool, private readonly predictable: boolean) {
-    this.pools.set(key(main.network, main.prefix), main);
+  constructor(readonly main: Ipv4Pool | undefined, private readonly predictable: boolean) {
+    if (main) this.pools.set(key(main.network, main.prefix), main);
   }
 
-  /** The pool a session leases from: ipv4-network's, or the one its settings name. */
-  poolFor(net: { network: string; prefix: number } | undefined): Ipv4Pool | { error: string } {
+  /** The pool a session leases from: ipv4-network's, or the one its settings name; undefined: none (IPv6 only). */
+  poolFor(net: { network: string; prefix: number } | undefined): Ipv4Pool | undefined | { error: string } {
     if (!net) return this.main;
     const k = key(net.network, net.prefix);
     const known = this.pools.get(k);

@@ -5,7 +5,7 @@
  * killed, with its children, after SCRIPT_TIMEOUT_MS.
  */
 import { spawn } from 'node:child_process';
-import type { Route } from '../common/config';
+import { routeText, type Route } from '../common/config';
 import type { Logger } from '../common/log';
 import { SCRIPT_TIMEOUT_MS, type SessionStats } from '../ipc/messages';
 const OUTPUT_LIMIT = 4096;
@@ -25,8 +25,11 @@ export interface ScriptSession {
   device: string;
   remoteAddr: string;
   localAddr: string;
+  /** IPv4 ends of the tunnel; empty without IPv4 */
   ipLocal: string;
   ipRemote: string;
+  /** IPv6: the server's end, the client's address and the length of its network */
+  ipv6?: { local: string; remote: string; prefix: number };
   userAgent: string;
   hostname: string;
   deviceType: string;
@@ -38,7 +41,8 @@ export interface ScriptSession {
 
 export type ScriptKind = 'connect' | 'disconnect' | 'host-update';
 
-const routeList = (routes: Route[]) => routes.map((r) => `${r.network}/${r.netmask} `).join('');
+const routeList = (routes: Route[]) => routes.map((r) => `${routeText(r)} `).join('');
+const isV6 = (r: Route) => r.network.includes(':');
 const v4 = (ips: string[]) => ips.filter((ip) => !ip.includes(':'));
 const v6 = (ips: string[]) => ips.filter((ip) => ip.includes(':'));
 
@@ -53,8 +57,6 @@ export function scriptEnv(kind: ScriptKind, s: ScriptSession, end?: { stats: Ses
     DEVICE: s.device,
     IP_REAL: s.remoteAddr,
     IP_REAL_LOCAL: s.localAddr,
-    IP_LOCAL: s.ipLocal,
-    IP_REMOTE: s.ipRemote,
     HOSTNAME: s.hostname,
     REMOTE_HOSTNAME: s.hostname,
     USER_AGENT: s.userAgent,
@@ -62,15 +64,23 @@ export function scriptEnv(kind: ScriptKind, s: ScriptSession, end?: { stats: Ses
     DEVICE_PLATFORM: s.platform,
     // ocserv's lists: space separated, each item followed by a space
     OCSERV_ROUTES: routeList(s.routes),
-    OCSERV_ROUTES4: routeList(s.routes),
-    OCSERV_ROUTES6: '',
+    OCSERV_ROUTES4: routeList(s.routes.filter((r) => !isV6(r))),
+    OCSERV_ROUTES6: routeList(s.routes.filter(isV6)),
     OCSERV_NO_ROUTES: routeList(s.noRoutes),
-    OCSERV_NO_ROUTES4: routeList(s.noRoutes),
-    OCSERV_NO_ROUTES6: '',
+    OCSERV_NO_ROUTES4: routeList(s.noRoutes.filter((r) => !isV6(r))),
+    OCSERV_NO_ROUTES6: routeList(s.noRoutes.filter(isV6)),
     OCSERV_DNS: s.dns.map((d) => `${d} `).join(''),
     OCSERV_DNS4: v4(s.dns).map((d) => `${d} `).join(''),
     OCSERV_DNS6: v6(s.dns).map((d) => `${d} `).join(''),
   };
+  // as ocserv: IP_LOCAL/IP_REMOTE are IPv4 only (absent in an IPv6-only session)
+  if (s.ipLocal) env.IP_LOCAL = s.ipLocal;
+  if (s.ipRemote) env.IP_REMOTE = s.ipRemote;
+  if (s.ipv6) {
+    env.IPV6_LOCAL = s.ipv6.local;
+    env.IPV6_REMOTE = s.ipv6.remote;
+    env.IPV6_PREFIX = String(s.ipv6.prefix);
+  }
   if (end) {
     // in = what the client sent, as ocserv counts it
     env.STATS_BYTES_IN = String(end.stats.rxBytes);

@@ -1,5 +1,6 @@
 import type { SessionStats, TerminateCause, WorkerToMain } from '../ipc/messages';
 import type { Lease } from './leases';
+import type { Lease6 } from './leases6';
 
 export interface MainSession {
   sessionId: number;
@@ -10,7 +11,10 @@ export interface MainSession {
   username: string;
   groupname: string;
   remoteAddr: string;
-  lease: Lease;
+  /** absent: no IPv4 (an IPv6-only session) */
+  lease?: Lease;
+  /** absent: no IPv6 */
+  lease6?: Lease6;
   tunName: string;
   /** main keeps its own tun fd so the device goes away when main says, whatever the worker does. */
   tunFd: number;

@@ -1,4 +1,4 @@
-import type { Config, Route } from '../common/config';
+import { routeText, type Config } from '../common/config';
 import { portPolicyText } from '../common/port-policy';
 import type { EffectiveSession } from '../common/session-config';
 import type { UserInfo } from '../ipc/control';
@@ -29,7 +29,7 @@ export interface SessionSnapshot {
   stats: SessionStats;
 }
 
-const route = (r: Route): string => `${r.network}/${r.netmask}`;
+const route = routeText;
 
 /** `given`: the session's own settings (per-user/group files, auth backend), else the configuration's */
 export function snapshotOf(c: Config, mtu: number | undefined, given?: EffectiveSession): SessionSnapshot {
@@ -74,8 +74,10 @@ export function userInfo(s: MainSession, snap: SessionSnapshot, workerPid: numbe
     mtu: snap.mtu,
     remoteIp: s.remoteAddr,
     localDeviceIp: info?.localAddr || listenHost || '',
-    ipv4: s.lease.remote,
-    ptpIpv4: s.lease.local,
+    ipv4: s.lease?.remote ?? '',
+    ptpIpv4: s.lease?.local ?? '',
+    ipv6: s.lease6?.remote ?? '',
+    ptpIpv6: s.lease6?.local ?? '',
     userAgent: info?.userAgent ?? '',
     // a per-user `hostname` replaced the client's own
     hostname: s.client.hostname || info?.hostname || '',

@@ -63,6 +63,11 @@ export interface TunConfig {
 export interface TunConfig6 {
   address: string;
   prefix: number;
+  /** set before the address (IPv6 needs at least 1280); absent: left as it is */
+  mtu?: number;
+  /** a route to this network (routePrefix long, default 128) through the tun, metric 1 */
+  route?: string;
+  routePrefix?: number;
 }
 
 export interface PeerCred {
@@ -216,6 +221,17 @@ export interface KeySignerConstructor {
   new (pem: Buffer): KeySigner;
 }
 
+/** What kind of socket an inherited fd is (socket activation). */
+export interface SocketInfo {
+  type: 'stream' | 'dgram' | 'seqpacket' | 'other';
+  family: 'inet' | 'inet6' | 'unix' | 'other';
+  /** a stream socket in listen() state (SO_ACCEPTCONN) */
+  listening: boolean;
+  /** inet and inet6: the bound address ('' otherwise) and port (0 otherwise) */
+  address: string;
+  port: number;
+}
+
 interface NativeAddon {
   Aead: AeadConstructor;
   KeySigner: KeySignerConstructor;
@@ -232,6 +248,8 @@ interface NativeAddon {
   seqpacketAccept(fd: number): number;
   peerCred(fd: number): PeerCred;
   udpConnected(localHost: string, localPort: number, peerHost: string, peerPort: number): number;
+  sdNotify(path: string, state: string): void;
+  socketInfo(fd: number): SocketInfo;
   closeFd(fd: number): void;
   dupFd(fd: number): number;
   setCloexec(fd: number, on: boolean): void;
@@ -264,7 +282,10 @@ export function tunConfigure(name: string, opts: TunConfig): void {
   native.tunConfigure(name, opts);
 }
 
-/** Add an IPv6 address/prefix to the tun (ioctl SIOCSIFADDR on AF_INET6) and bring it up. */
+/**
+ * IPv6 of a tun with ioctl (no `ip` process): the MTU if given, the address/prefix
+ * (SIOCSIFADDR on AF_INET6), up, then the route if given (SIOCADDRT with in6_rtmsg).
+ */
 export function tunConfigure6(name: string, opts: TunConfig6): void {
   native.tunConfigure6(name, opts);
 }
@@ -372,4 +393,17 @@ export function noNewPrivs(): void {
  */
 export function seccompWorker(): void {
   native.seccompWorker();
+}
+
+/**
+ * Sends `state` (e.g. "READY=1\nSTATUS=...") as one datagram to systemd's NOTIFY_SOCKET,
+ * as sd_notify(3) does: an absolute path, or @name for an abstract socket.
+ */
+export function sdNotify(path: string, state: string): void {
+  native.sdNotify(path, state);
+}
+
+/** SO_TYPE, SO_ACCEPTCONN and the address family of a socket fd; throws ENOTSOCK for others. */
+export function socketInfo(fd: number): SocketInfo {
+  return native.socketInfo(fd);
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -172,6 +173,33 @@ Napi::Value TunConfigure(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Reads opts[key] as an integer in [lo, hi]; absent is fine unless required.
+bool GetIntOpt(Napi::Env env, Napi::Object opts, const char* key, bool required, int64_t lo,
+               int64_t hi, int64_t* out, bool* present) {
+  Napi::Value v = opts.Get(key);
+  *present = false;
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) ThrowType(env, std::string("opts.") + key + " is required");
+    return !required;
+  }
+  if (!v.IsNumber()) {
+    ThrowType(env, std::string("opts.") + key + " must be a number");
+    return false;
+  }
+  *out = v.As<Napi::Number>().Int64Value();
+  if (*out < lo || *out > hi) {
+    Napi::RangeError::New(env, std::string("opts.") + key + " must be in [" + std::to_string(lo) +
+                                   ", " + std::to_string(hi) + "]")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *present = true;
+  return true;
+}
+
+// IPv6 of a tun, as ocserv does it: optionally the MTU first (IPv6 needs 1280), the
+// address with its prefix length, up, then optionally a route to the client's prefix
+// (SIOCADDRT with in6_rtmsg, metric 1). The kernel drops address and route with the device.
 Napi::Value TunConfigure6(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
@@ -180,15 +208,15 @@ Napi::Value TunConfigure6(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[1].As<Napi::Object>();
   In6Ifreq req;
   memset(&req, 0, sizeof(req));
-  bool has;
-  if (!GetAddrOpt(env, opts, "address", true, AF_INET6, &req.addr, &has)) return env.Undefined();
-  Napi::Value pv = opts.Get("prefix");
-  if (!pv.IsNumber()) return ThrowType(env, "opts.prefix must be a number");
-  int64_t prefix = pv.As<Napi::Number>().Int64Value();
-  if (prefix < 0 || prefix > 128) {
-    Napi::RangeError::New(env, "opts.prefix must be in [0, 128]").ThrowAsJavaScriptException();
+  in6_addr route;
+  int64_t prefix = 0, mtu = 0, routePrefix = 128;
+  bool has, hasMtu, hasRoute, hasRoutePrefix;
+  if (!GetAddrOpt(env, opts, "address", true, AF_INET6, &req.addr, &has) ||
+      !GetIntOpt(env, opts, "prefix", true, 0, 128, &prefix, &has) ||
+      !GetIntOpt(env, opts, "mtu", false, 1280, 65535, &mtu, &hasMtu) ||
+      !GetAddrOpt(env, opts, "route", false, AF_INET6, &route, &hasRoute) ||
+      !GetIntOpt(env, opts, "routePrefix", false, 0, 128, &routePrefix, &hasRoutePrefix))
     return env.Undefined();
-  }
   req.prefixlen = static_cast<uint32_t>(prefix);
 
   SockGuard s{socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
@@ -198,13 +226,33 @@ Napi::Value TunConfigure6(const Napi::CallbackInfo& info) {
   if (ioctl(s.fd, SIOCGIFINDEX, &ifr) < 0)
     return ThrowErrno(env, errno, "ioctl", "SIOCGIFINDEX " + name);
   req.ifindex = ifr.ifr_ifindex;
+  if (hasMtu) {
+    FillName(&ifr, name);
+    ifr.ifr_mtu = static_cast<int>(mtu);
+    if (ioctl(s.fd, SIOCSIFMTU, &ifr) < 0)
+      return ThrowErrno(env, errno, "ioctl", "SIOCSIFMTU " + name + " " + std::to_string(mtu));
+  }
+  char buf[INET6_ADDRSTRLEN];
   if (ioctl(s.fd, SIOCSIFADDR, &req) < 0) {
-    char buf[INET6_ADDRSTRLEN];
     inet_ntop(AF_INET6, &req.addr, buf, sizeof(buf));
     return ThrowErrno(env, errno, "ioctl",
                       "SIOCSIFADDR " + name + " " + buf + "/" + std::to_string(prefix));
   }
   if (!BringUp(env, s.fd, name)) return env.Undefined();
+  if (hasRoute) {
+    in6_rtmsg rt;
+    memset(&rt, 0, sizeof(rt));
+    rt.rtmsg_dst = route;
+    rt.rtmsg_dst_len = static_cast<uint16_t>(routePrefix);
+    rt.rtmsg_ifindex = req.ifindex;
+    rt.rtmsg_metric = 1;
+    rt.rtmsg_flags = RTF_UP;
+    if (ioctl(s.fd, SIOCADDRT, &rt) < 0) {
+      inet_ntop(AF_INET6, &route, buf, sizeof(buf));
+      return ThrowErrno(env, errno, "ioctl",
+                        "SIOCADDRT " + name + " " + buf + "/" + std::to_string(routePrefix));
+    }
+  }
   return env.Undefined();
 }
 

@@ -18,6 +18,8 @@ export interface AcctRecord {
   remoteAddr: string;
   /** the tunnel address (Framed-IP-Address) */
   ipv4?: string;
+  /** the tunnel's IPv6 address and the length of the client's network (Framed-IPv6-Address, Framed-IPv6-Prefix) */
+  ipv6?: { address: string; prefix: number };
   radiusClass?: string[];
   /** totals over all of the session's tunnels; rx = from the client (Acct-Input-*) */
   stats: SessionStats;
@@ -43,6 +45,7 @@ interface Entry {
   /** the live tunnel's counters so far */
   current: SessionStats;
   ipv4?: string;
+  ipv6?: { address: string; prefix: number };
   /** time spent with a tunnel up, by the tunnels that already ended */
   upMs: number;
   tunnelSince?: number;
@@ -59,7 +62,7 @@ export class Accounting {
   constructor(private readonly sink: AcctSink | undefined, private readonly now: () => number = Date.now) {}
 
   /** A tunnel of the session is up. */
-  started(s: CookieSession, ipv4: string): void {
+  started(s: CookieSession, ipv4: string | undefined, ipv6?: { address: string; prefix: number }): void {
     let e = this.live.get(s.cookie);
     const first = !e;
     if (!e) {
@@ -67,6 +70,7 @@ export class Accounting {
       this.live.set(s.cookie, e);
     }
     e.ipv4 = ipv4;
+    e.ipv6 = ipv6;
     e.current = zeroStats();
     // a replacement tunnel continues the time of the one it replaced
     e.tunnelSince ??= this.now();
@@ -118,6 +122,7 @@ export class Accounting {
       groupname: s.groupname,
       remoteAddr: s.remoteAddr,
       ipv4: e.ipv4,
+      ...(e.ipv6 ? { ipv6: e.ipv6 } : {}),
       radiusClass: s.attrs.radiusClass,
       stats: add(e.done, e.current),
       sessionTime: Math.floor(upMs / 1000),

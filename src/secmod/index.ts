@@ -4,7 +4,7 @@
  * each worker's channel arrives later over that channel.
  */
 import { loadConfig } from '../common/config';
-import { createLogger } from '../common/log';
+import { createLogger, logCrashes } from '../common/log';
 import { Channel } from '../ipc/channel';
 import { workerToSecmod, type MainToSecmod, type SecmodToMain, type SecmodToWorker, type WorkerToSecmod } from '../ipc/messages';
 import { Authenticator } from './login';
@@ -20,6 +20,7 @@ import { closeFd } from '../native';
 
 const MAIN_FD = 3;
 const log = createLogger('sec-mod');
+logCrashes(log);
 const configPath = process.argv[2];
 if (!configPath) {
   log.fatal('sec-mod needs the config path as its argument');
@@ -46,7 +47,7 @@ try {
 }
 const accounting = new Accounting(acctSink);
 cookies.onEnd = (s, kind) => {
-  log.info({ user: s.username, sid: s.sid, kind }, 'session ended');
+  log.info({ user: s.username, ip: s.remoteAddr, sid: s.sid, kind }, 'session ended');
   accounting.ended(s, kind);
 };
 dropSecmodCapabilities(log);
@@ -55,7 +56,7 @@ const auth = new Authenticator(config, log,
   (s) => cookies.issue(s.username, s.groupname, s.remoteAddr, { sid: s.sid, userAgent: s.userAgent, attrs: s.attrs }),
   {
     // main keeps the ban scores and the statistics occtl shows
-    failed: (remoteAddr, username) => main.send('auth.failed', { remoteAddr, username }),
+    failed: (remoteAddr, username, why) => main.send('auth.failed', { remoteAddr, username, why }),
     succeeded: (remoteAddr, username, ms) => main.send('auth.succeeded', { remoteAddr, username, ms }),
   });
 /** Accounting Stops still queued get a few seconds to reach the server before sec-mod goes. */
@@ -79,7 +80,14 @@ main.on('worker.attach', ({ workerId }, { fds }) => {
     }
     ctx.reply('auth.reply', await auth.init(body));
   });
-  ch.on('auth.cont', async (body, ctx) => ctx.reply('auth.reply', await auth.cont(body)));
+  ch.on('auth.cont', async (body, ctx) => {
+    if (!body.proof || !peers.proven({ remoteAddr: body.proof.remoteAddr, proof: body.proof })) {
+      log.warn({ worker: workerId }, 'login step without main\'s proof of its client; closing the worker\'s channel');
+      ch.close('unproven peer');
+      return;
+    }
+    ctx.reply('auth.reply', await auth.cont(body));
+  });
 });
 
 main.on('key.attach', ({ workerId }, { fds }) => {
@@ -123,16 +131,17 @@ main.on('session.open', async ({ cookie, remoteAddr }, ctx) => {
   }
   cookies.markInUse(s);
   ctx.reply('session.open.reply', {
-    ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs, loginAt: s.createdAt, lastIpv4: s.lastIpv4,
+    ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs, loginAt: s.createdAt, lastIpv4: s.lastIpv4, lastIpv6: s.lastIpv6,
     config: sup.config,
   });
 });
 
-main.on('session.started', ({ cookie, ipv4 }) => {
+main.on('session.started', ({ cookie, ipv4, ipv6 }) => {
   const s = cookies.lookup(cookie);
   if (!s) return;
   s.lastIpv4 = ipv4;
-  accounting.started(s, ipv4);
+  s.lastIpv6 = ipv6;
+  accounting.started(s, ipv4, ipv6);
 });
 
 main.on('session.stats', ({ cookie, stats }) => {

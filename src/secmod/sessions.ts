@@ -21,6 +21,8 @@ export interface CookieSession {
   tunnels: number;
   /** the tunnel address it had last, given back when it reconnects */
   lastIpv4?: string;
+  /** the last tunnel's IPv6 address and network length, given back on reconnection */
+  lastIpv6?: { address: string; prefix: number };
 }
 
 /** Why a session (not just one of its tunnels) is over. */

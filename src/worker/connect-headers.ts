@@ -1,26 +1,54 @@
-import type { SessionParams } from '../ipc/messages';
+import type { RouteParam, SessionParams } from '../ipc/messages';
 import { dtlsMtu, type DtlsPlan } from './dtls-negotiation';
+import type { ClientFamilies } from './ip-families';
 
 export interface DtlsOffer { plan: DtlsPlan; port: number }
+
+/** a client that says nothing of families: both, full IPv6, a known agent */
+const EVERYTHING: ClientFamilies = { ipv4: true, ipv6: true, fullIpv6: true, agent: 'openconnect', ios: false };
+/** IPv6 needs links of at least this MTU */
+const IPV6_MIN_MTU = 1280;
+
+const isV6 = (s: string) => s.includes(':');
+// as ocserv writes routes: IPv4 network/netmask, IPv6 network/length
+const routeText = (r: RouteParam) => (isV6(r.network) ? `${r.network}/${r.prefix}` : `${r.network}/${r.netmask}`);
 
 /**
  * The `200 CONNECTED` answer to `CONNECT /CSCOSSLC/tunnel`: the tunnel parameters the
  * client configures its tun and routes from (names as openconnect and AnyConnect read them).
  */
-export function connectedResponse(p: SessionParams, serverName: string, baseMtu: number, dtls?: DtlsOffer): string {
+export function connectedResponse(p: SessionParams, serverName: string, baseMtu: number, dtls?: DtlsOffer, fam: ClientFamilies = EVERYTHING): string {
   const h: string[] = ['HTTP/1.1 200 CONNECTED'];
   const add = (name: string, value: string | number) => h.push(`${name}: ${value}`);
   add('X-CSTP-Version', 1);
   add('X-CSTP-Server-Name', serverName);
   if (p.hostname) add('X-CSTP-Hostname', p.hostname);
   add('X-CSTP-DPD', p.dpd);
-  add('X-CSTP-Address', p.ipv4.remote);
-  add('X-CSTP-Netmask', p.ipv4.netmask);
-  for (const d of p.dns) add('X-CSTP-DNS', d);
-  for (const d of p.nbns ?? []) add('X-CSTP-NBNS', d);
-  for (const d of p.splitDns ?? []) add('X-CSTP-Split-DNS', d);
-  for (const r of p.routes) add('X-CSTP-Split-Include', `${r.network}/${r.netmask}`);
-  for (const r of p.noRoutes) add('X-CSTP-Split-Exclude', `${r.network}/${r.netmask}`);
+  // ocserv's rules: a family the client did not ask for gets nothing; IPv6 routes and DNS
+  // servers go only to clients that take them (src/worker/ip-families.ts)
+  const v4 = fam.ipv4;
+  const v6 = fam.ipv6 && p.mtu >= IPV6_MIN_MTU;
+  if (p.ipv4 && v4) {
+    add('X-CSTP-Address', p.ipv4.remote);
+    add('X-CSTP-Netmask', p.ipv4.netmask);
+  }
+  if (p.ipv6 && v6) {
+    if (fam.fullIpv6) add('X-CSTP-Address-IP6', `${p.ipv6.remote}/${p.ipv6.prefix}`);
+    else {
+      add('X-CSTP-Address', p.ipv6.remote);
+      add('X-CSTP-Netmask', `${p.ipv6.network}/${p.ipv6.prefix}`);
+    }
+  }
+  const v6Extras = v6 && fam.fullIpv6 && fam.agent !== 'other';
+  const wanted = (ip: string) => (isV6(ip) ? v6Extras : v4);
+  for (const d of p.dns.filter(wanted)) add(isV6(d) && fam.agent === 'anyconnect' ? 'X-CSTP-DNS-IP6' : 'X-CSTP-DNS', d);
+  for (const d of (p.nbns ?? []).filter(wanted)) add('X-CSTP-NBNS', d);
+  if (v4) for (const d of p.splitDns ?? []) add('X-CSTP-Split-DNS', d);
+  // AnyConnect on iOS uses IPv6 only with an IPv6 route
+  if (fam.fullIpv6 && fam.ios) add('X-CSTP-Split-Include-IP6', '2000::/3');
+  for (const [list, kind] of [[p.routes, 'Include'], [p.noRoutes, 'Exclude']] as const) {
+    for (const r of list.filter((x) => wanted(x.network))) add(`X-CSTP-Split-${kind}${isV6(r.network) ? '-IP6' : ''}`, routeText(r));
+  }
   add('X-CSTP-Tunnel-All-DNS', p.tunnelAllDns ? 'true' : 'false');
   add('X-CSTP-Keepalive', p.keepalive);
   add('X-CSTP-Idle-Timeout', p.idleTimeout > 0 ? p.idleTimeout : 'none');

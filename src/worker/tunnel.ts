@@ -62,7 +62,7 @@ export class Tunnel {
       this.rxLimit = rateLimiter(lim.rxPerSec, maxPacket, now);
       this.txLimit = rateLimiter(lim.txPerSec, maxPacket, now);
       this.filter = packetFilterFor({
-        routes: p.routes, noRoutes: p.noRoutes, dns: p.dns, local: p.ipv4.local,
+        routes: p.routes, noRoutes: p.noRoutes, dns: p.dns, local: p.ipv4?.local, local6: p.ipv6?.local,
         restrictToRoutes: lim.restrictToRoutes, ports: lim.restrictToPorts,
       });
       if (this.rxLimit || this.txLimit || this.filter) this.drops = new DropLog(o.log, p.username);

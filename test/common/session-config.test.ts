@@ -63,16 +63,26 @@ t.test('bad lines are errors with file and line; the rest of the file is still r
   t.same(r.config.dns, ['10.0.0.1']);
 });
 
-t.test('options not acted on warn once per file; IPv6 is kept but said to be unsupported', async (t) => {
+t.test('options not acted on warn once per file; IPv6 options are read', async (t) => {
   const r = parseSessionConfig(['cgroup = cpu:x', 'cgroup = cpu:y', 'net-priority = 3', 'ipv6-network = fd00::/64', 'explicit-ipv6 = fd00::5',
-    'route = fd00:1::/64', 'auth = "plain[passwd=/x]"', 'frobnicate = 1', 'tunnel_all_dns = true'].join('\n'), 'f');
+    'route = fd00:1::/64', 'ipv6-subnet-prefix = 96', 'auth = "plain[passwd=/x]"', 'frobnicate = 1', 'tunnel_all_dns = true'].join('\n'), 'f');
   t.same(r.errors, []);
-  t.same(r.warnings.map((w) => w.key), ['cgroup', 'net-priority', 'ipv6-network', 'explicit-ipv6', 'route', 'auth', 'frobnicate']);
-  t.match(r.warnings[2].message, /IPv6 not supported yet/);
-  t.match(r.warnings[5].message, /only in the main configuration file/);
-  t.equal(r.config.ipv6Network, 'fd00::/64');
-  t.equal(r.config.routes, undefined, 'the IPv6 route is skipped');
+  t.same(r.warnings.map((w) => w.key), ['cgroup', 'net-priority', 'auth', 'frobnicate']);
+  t.match(r.warnings[2].message, /only in the main configuration file/);
+  t.equal(r.config.ipv6Network, 'fd00::');
+  t.equal(r.config.ipv6Prefix, 64);
+  t.equal(r.config.explicitIpv6, 'fd00::5');
+  t.equal(r.config.ipv6SubnetPrefix, 96);
+  t.same(r.config.routes, [{ network: 'fd00:1::', prefix: 64, netmask: 'ffff:ffff:ffff:ffff::' }], 'an IPv6 route');
   t.equal(r.config.tunnelAllDns, true, 'ocserv\'s own spelling works too');
+});
+
+t.test('IPv6 values are checked', async (t) => {
+  const r = parseSessionConfig(['ipv6-network = fd00::/129', 'explicit-ipv6 = fd00::5/64', 'route = fd00::%eth0/64', 'iroute = 2001:db8::1',
+    'ipv6-subnet-prefix = 0', 'explicit-ipv6 = 10.0.0.1'].join('\n'), 'f');
+  t.same(r.errors.map((e) => e.line), [1, 2, 3, 5, 6]);
+  t.match(r.errors[1]!.reason, /its network length is ipv6-subnet-prefix/);
+  t.same(r.config.iroutes, [{ network: '2001:db8::1', prefix: 128, netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' }], 'a bare address is a host route');
 });
 
 t.test('group then user: lists add up, the user\'s single values win', async (t) => {
@@ -116,6 +126,42 @@ t.test('resolve: files override the configuration, the auth backend overrides th
 
   const same = resolveSession(c, parse('ipv4-network = 198.19.0.0/24'), {}, { mobile: false });
   t.equal((same as { ipv4Pool?: unknown }).ipv4Pool, undefined, 'naming the server\'s own network is no new pool');
+});
+
+t.test('resolve IPv6: the server\'s network, the files\', the backend\'s address', async (t) => {
+  const c = config('ipv6-network = fd00:73::/48\nipv6-subnet-prefix = 64\nroute = 2001:db8:ffff::/48');
+  t.same(c.ipv6, { network: 'fd00:73::', prefix: 48, subnetPrefix: 64 });
+  t.same(c.routes.map((r) => `${r.network}/${r.prefix}`), ['198.19.0.0/24', '2001:db8:ffff::/48'], 'IPv6 routes are kept');
+  const none = resolveSession(c, {}, {}, { mobile: false });
+  if ('error' in none) throw new Error(none.error);
+  t.same(none.ipv6Net, { network: 'fd00:73::', prefix: 48, subnetPrefix: 64 });
+  t.equal(none.explicitIpv6, undefined);
+
+  const own = resolveSession(c, parse('ipv6-network = fd00:99::/56\nexplicit-ipv6 = fd00:99::7\nipv6-subnet-prefix = 128'), {}, { mobile: false });
+  if ('error' in own) throw new Error(own.error);
+  t.same(own.ipv6Net, { network: 'fd00:99::', prefix: 56, subnetPrefix: 128 });
+  t.same(own.explicitIpv6, { address: 'fd00:99::7', prefix: 128 }, 'explicit-ipv6 takes ipv6-subnet-prefix');
+
+  const radius = resolveSession(c, parse('explicit-ipv6 = fd00:73:1::7'), { ipv6: '2001:db8:5::/64', routes: ['10.9.0.0/16', '2001:db8:9::/48'] }, { mobile: false });
+  if ('error' in radius) throw new Error(radius.error);
+  t.same(radius.explicitIpv6, { address: '2001:db8:5::', prefix: 64 }, 'Framed-IPv6-Prefix wins with its length');
+  t.same(radius.routes.map((r) => `${r.network}/${r.prefix}`), ['10.9.0.0/16', '2001:db8:9::/48'], 'Framed-IPv6-Route too');
+
+  const bad = resolveSession(c, parse('ipv6-subnet-prefix = 40'), {}, { mobile: false });
+  t.match(bad, { error: /ipv6-subnet-prefix \/40 must be longer than the ipv6-network's \/48/ });
+  const noNet = resolveSession(config(), parse('explicit-ipv6 = fd00::7'), {}, { mobile: false });
+  if ('error' in noNet) throw new Error(noNet.error);
+  t.equal(noNet.ipv6Net, undefined, 'without any ipv6-network there is no IPv6, as ocserv');
+});
+
+t.test('ipv6-network in ocserv.conf: prefix forms and limits', async (t) => {
+  t.same(config('ipv6-network = fd00:1::\nipv6-prefix = 64').ipv6, { network: 'fd00:1::', prefix: 64, subnetPrefix: 128 });
+  t.same(config('ipv6-network = fd00:1::5/64\nipv6-subnet-prefix = 0').ipv6, { network: 'fd00:1::', prefix: 64, subnetPrefix: 128 }, 'host bits cleared; 0 means the default');
+  t.throws(() => config('ipv6-network = fd00:1::'), /ipv6-network has no prefix and no ipv6-prefix is set/);
+  t.throws(() => config('ipv6-network = fd00:1::/64\nipv6-subnet-prefix = 64'), /:\d+: ipv6-subnet-prefix \/64 must be longer/);
+  t.throws(() => config('ipv6-network = fd00:1::/127'), /leaves no room for clients/);
+  t.throws(() => config('ipv6-network = 10.0.0.0/8'), /not an IPv6 address or network/);
+  t.throws(() => config('route = fd00::1/200'), /is not a prefix length from 0 to 128/);
 });
 
 t.test('expose-iroutes: the others\' iroutes are added, not one\'s own, not to a full tunnel', async (t) => {

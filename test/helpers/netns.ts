@@ -486,8 +486,16 @@ export interface ScriptState {
   /** split-DNS domains, comma separated */
   CISCO_SPLIT_DNS?: string;
   INTERNAL_IP4_NBNS?: string;
+  /** the IPv6 address, and `addr/len` (X-CSTP-Address-IP6) */
+  INTERNAL_IP6_ADDRESS?: string;
+  INTERNAL_IP6_NETMASK?: string;
+  CISCO_IPV6_SPLIT_INC?: string;
+  CISCO_IPV6_SPLIT_EXC?: string;
   /** split-include routes as `addr/len` */
   routes: string[];
+  /** IPv6 split-include and split-exclude routes as `addr/len` */
+  routes6?: string[];
+  excludes6?: string[];
 }
 
 export interface ConnectOptions {
@@ -503,6 +511,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** routed into the tun when the server pushes no split-include route */
   route?: string;
+  /** the same for IPv6, when the server pushes an IPv6 address but no IPv6 split-include route */
+  route6?: string;
   /** extra environment for openconnect (e.g. GNUTLS_SYSTEM_PRIORITY_FILE to pin the TLS version) */
   env?: NodeJS.ProcessEnv;
   /** connect with this cookie (`--cookie-on-stdin`, as from openconnectAuthenticate) instead of logging in */
@@ -514,6 +524,8 @@ export interface VpnSession {
   tundev: string;
   /** the client's VPN address */
   address: string;
+  /** its IPv6 address, '' without one */
+  address6: string;
   state: ScriptState;
   output(): string;
   /** resolves with the first match of `re` in the output (e.g. /Established DTLS connection/); rejects after timeoutMs */
@@ -540,6 +552,8 @@ export async function connectOpenconnect(topo: Topology, o: ConnectOptions): Pro
   const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, OCS_TEST_STATE: stateFile };
   if (o.route) env.OCS_TEST_ROUTE = o.route;
   else delete env.OCS_TEST_ROUTE;
+  if (o.route6) env.OCS_TEST_ROUTE6 = o.route6;
+  else delete env.OCS_TEST_ROUTE6;
 
   const proc = topo.spawn(topo.clientNs, 'openconnect', args, { env });
   proc.stdin!.on('error', () => {});
@@ -566,6 +580,7 @@ export async function connectOpenconnect(topo: Topology, o: ConnectOptions): Pro
     proc,
     tundev: state.TUNDEV,
     address: state.INTERNAL_IP4_ADDRESS ?? '',
+    address6: state.INTERNAL_IP6_ADDRESS ?? '',
     state,
     output: () => proc.output(),
     waitForOutput: async (re, timeoutMs = 10_000) => {
@@ -685,6 +700,8 @@ export interface ServerFilesOptions {
    * that key (so `route = …` replaces the default route instead of adding one).
    */
   extraConfig?: string;
+  /** default lines left out altogether (e.g. ipv4-network and ipv4-netmask for an IPv6-only server) */
+  omit?: string[];
   /** server certificate/key pairs, each signed by the CA (default: one ECDSA P-256) */
   keys?: KeyKind[];
 }
@@ -813,6 +830,7 @@ export async function writeServerFiles(dir: string, o: ServerFilesOptions): Prom
   const overridden = new Set(
     extra.split('\n').map((l) => /^\s*([A-Za-z0-9-]+)\s*=/.exec(l)?.[1]).filter((k): k is string => !!k),
   );
+  for (const k of o.omit ?? []) overridden.add(k);
   const lines = defaults.filter(([k]) => !overridden.has(k)).map(([k, v]) => `${k} = ${v}`);
   fs.writeFileSync(f.confPath, `# written by test/helpers/netns.ts\n${lines.join('\n')}\n${extra}\n`);
   return f;

@@ -92,9 +92,18 @@ async function inNetns() {
   let v6Error = '';
   try {
     n.tunConfigure6(tun.name, { address: TUN6_ADDR, prefix: 64 });
+    // as main does per session: a /128 of its own, the MTU, a route to the client's prefix
+    n.tunConfigure6(tun.name, { address: '2001:2::2', prefix: 128, mtu: 1400, route: '2001:3::', routePrefix: 64 });
     v6 = run('ip', ['-6', 'addr', 'show', 'dev', tun.name]).out;
+    v6 += run('ip', ['-6', 'route', 'show', 'dev', tun.name]).out;
   } catch (e) {
     v6Error = String(e);
+  }
+  let mtu6Error = '';
+  try {
+    n.tunConfigure6(tun.name, { address: '2001:2::3', prefix: 128, mtu: 1000 });
+  } catch (e) {
+    mtu6Error = String(e);
   }
   let configureError: { code?: string; message: string } | null = null;
   try {
@@ -155,6 +164,7 @@ async function inNetns() {
     link,
     v6,
     v6Error,
+    mtu6Error,
     configureError,
     wrote,
     burst,
@@ -199,7 +209,12 @@ function hostSide() {
     t.match(r.link, /<[^>]*\bUP\b[^>]*>/);
     t.match(r.link, /POINTOPOINT/);
     if (r.v6Error) t.fail(`tunConfigure6: ${r.v6Error}`);
-    else t.match(r.v6, /inet6 2001:2::1\/64/);
+    else {
+      t.match(r.v6, /inet6 2001:2::1\/64/);
+      t.match(r.v6, /inet6 2001:2::2\/128/);
+      t.match(r.v6, /2001:3::\/64 metric 1/, 'the route to the client prefix, metric 1 as ocserv');
+    }
+    t.match(r.mtu6Error, /RangeError: opts.mtu must be in \[1280, 65535\]/, 'IPv6 refuses an MTU below 1280');
     t.equal(r.configureError?.code, 'ENODEV');
     t.match(r.configureError?.message, /SIOCSIFADDR ocs-no-such0.*No such device/);
 

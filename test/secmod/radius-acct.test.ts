@@ -96,3 +96,23 @@ t.test('answers with a wrong authenticator are ignored: the Stop stays queued un
   t.pass('delivered once the server answers properly');
   t.ok(existsSync(conf));
 });
+
+t.test('IPv6: Framed-IPv6-Address always, Framed-IPv6-Prefix for a client given a network, NAS-IPv6-Address', async (t) => {
+  const fr = await startFreeradius({ users: [] });
+  t.teardown(() => fr.stop());
+  const conf = fr.writeRadcliConfig(join(dir, 'radcli6.conf'), 'nas-ip 2001:db8::7\n');
+  const acct = new RadiusAccounting({ config: conf }, pino({ level: 'silent' }));
+  t.teardown(() => acct.close());
+  acct.start({ ...record('V6-net'), ipv6: { address: 'fd00:73:0:5::9', prefix: 64 } });
+  acct.start({ ...record('V6-one'), ipv4: undefined, ipv6: { address: 'fd00:73::abcd', prefix: 128 } });
+  await until(() => acct.backlog === 0);
+  const blocks = readFileSync(fr.detailPath, 'utf8').split(/\n\s*\n/).filter((b) => b.trim());
+  const net = blocks.find((b) => b.includes('"V6-net"'))!;
+  t.match(net, /Framed-IPv6-Address = fd00:73:0:5::9\n/);
+  t.match(net, /Framed-IPv6-Prefix = fd00:73:0:5::\/64\n/);
+  t.match(net, /Framed-IP-Address = 198\.19\.0\.9\n/, 'dual-stack: both');
+  t.match(net, /NAS-IPv6-Address = 2001:db8::7\n/);
+  const one = blocks.find((b) => b.includes('"V6-one"'))!;
+  t.match(one, /Framed-IPv6-Address = fd00:73::abcd\n/);
+  t.notMatch(one, /Framed-IPv6-Prefix|Framed-IP-Address/, 'a single address: no prefix; IPv6 only: no IPv4');
+});

@@ -1,4 +1,5 @@
 import t from 'tap';
+import ipaddr from 'ipaddr.js';
 import { DropLog, packetFilterFor, PacketFilter, type FilterInput } from '../../src/worker/packet-filter';
 import { parsePortPolicy, type PortPolicy } from '../../src/common/port-policy';
 
@@ -21,10 +22,11 @@ function v4(dst: string, proto: number, dport = 0, o: { fragOffset?: number; len
   return b;
 }
 
-function v6(nextHeader: number, dport = 0): Buffer {
+function v6(nextHeader: number, dport = 0, dst = '::'): Buffer {
   const b = Buffer.alloc(60);
   b[0] = 0x60;
   b[6] = nextHeader;
+  Buffer.from(ipaddr.IPv6.parse(dst).toByteArray()).copy(b, 24);
   b.writeUInt16BE(dport, 42);
   return b;
 }
@@ -58,6 +60,37 @@ t.test('restrict-user-to-routes: routes and the server\'s tun address pass, no-r
   t.equal(all.check(v4('8.8.8.8', PROTO.udp, 443)), null, 'a tunnel for all traffic: everything but no-routes');
   t.equal(all.check(v4('10.1.9.7', PROTO.udp, 443)), 'route');
   t.equal(all.check(v6(6, 80)), null);
+});
+
+t.test('restrict-user-to-routes with IPv6: both families, as ocserv-fw', async (t) => {
+  const dual: FilterInput = {
+    routes: [...base.routes, { network: '2001:db8:ffff::', prefix: 48 }, { network: 'fd00:9::77', prefix: 125 }],
+    noRoutes: [...base.noRoutes, { network: '2001:db8:ffff:9::', prefix: 64 }],
+    dns: ['10.9.9.9', 'fd00:53::53'],
+    local: '198.19.0.1',
+    local6: 'fd00:73::1',
+    restrictToRoutes: true,
+  };
+  const f = new PacketFilter(dual);
+  t.equal(f.check(v6(58, 0, '2001:db8:ffff:1::1')), null, 'inside an IPv6 route');
+  t.equal(f.check(v6(58, 0, 'fd00:9::70')), null, 'a route written with host bits: the network counts');
+  t.equal(f.check(v6(58, 0, 'fd00:9::78')), 'route');
+  t.equal(f.check(v6(58, 0, '2001:db8:ffff:9::1')), 'route', 'inside an IPv6 no-route');
+  t.equal(f.check(v6(58, 0, '2001:db8:fffe::1')), 'route');
+  t.equal(f.check(v6(58, 0, 'fd00:73::1')), null, 'the server\'s IPv6 tun address');
+  t.equal(f.check(v6(17, 53, 'fd00:53::53')), null, 'DNS to the session\'s IPv6 server');
+  t.equal(f.check(v6(17, 54, 'fd00:53::53')), 'route', 'only DNS to it');
+  t.equal(f.check(v4('10.1.2.3', PROTO.icmp)), null, 'IPv4 as before');
+
+  const v4only = new PacketFilter({ ...dual, routes: base.routes, noRoutes: base.noRoutes });
+  t.equal(v4only.check(v6(58, 0, '2001:db8:ffff:1::1')), 'route', 'IPv4 routes only: no IPv6 destination but the server');
+  t.equal(v4only.check(v6(58, 0, 'fd00:73::1')), null);
+  const v6only = new PacketFilter({ ...dual, routes: [{ network: '2001:db8:ffff::', prefix: 48 }], noRoutes: [] });
+  t.equal(v6only.check(v4('10.1.2.3', PROTO.icmp)), 'route', 'IPv6 routes only: IPv4 is restricted too');
+  t.equal(v6only.check(v4('198.19.0.1', PROTO.icmp)), null);
+  const all = new PacketFilter({ ...dual, routes: [] });
+  t.equal(all.check(v6(6, 80, '2a00::1')), null, 'a tunnel for all traffic');
+  t.equal(all.check(v6(6, 80, '2001:db8:ffff:9::2')), 'route', 'but not into a no-route');
 });
 
 t.test('restrict-user-to-ports: an allow-list', async (t) => {

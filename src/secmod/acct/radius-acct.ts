@@ -6,10 +6,11 @@
  * never dropped; if the queue grows past its bound, Interim-Updates go first.
  */
 import { hostname } from 'node:os';
+import ipaddr from 'ipaddr.js';
 import type { Logger } from '../../common/log';
 import type { TerminateCause } from '../../ipc/messages';
 import type { AcctRecord, AcctSink } from '../accounting';
-import { RadiusClient, RadiusUnreachableError, type Attribute } from '../radius/client';
+import { ATTR, RadiusClient, RadiusUnreachableError, type Attribute } from '../radius/client';
 import { readRadcliConfig, type RadcliConfig } from '../radius/radcli-config';
 
 const STATUS = { start: 1, stop: 2, interim: 3 } as const;
@@ -27,6 +28,14 @@ const RETRY_MAX_MS = 60_000;
 const GIGA = 2 ** 32;
 
 interface Queued { kind: Kind; record: AcctRecord; at: number }
+
+const v6Bytes = (ip: string): Buffer => Buffer.from(ipaddr.IPv6.parse(ip).toByteArray());
+
+/** RFC 3162 2.3: a reserved octet, the length, then the prefix's significant octets. */
+function v6Prefix(ip: string, len: number): Buffer {
+  const net = ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${len}`).toByteArray().slice(0, Math.ceil(len / 8));
+  return Buffer.from([0, len, ...net]);
+}
 
 export class RadiusAccounting implements AcctSink {
   private readonly cfg: RadcliConfig;
@@ -120,8 +129,14 @@ export class RadiusAccounting implements AcctSink {
       ['Acct-Delay-Time', Math.floor((this.now() - q.at) / 1000)],
       ['Event-Timestamp', new Date(q.at)],
     ];
-    if (this.cfg.nasIp) a.push([this.cfg.nasIp.includes(':') ? 'NAS-IPv6-Address' : 'NAS-IP-Address', this.cfg.nasIp]);
+    // the `radius` package encodes no IPv6 types: those go as raw values under their numbers
+    if (this.cfg.nasIp) a.push(this.cfg.nasIp.includes(':') ? [ATTR.NAS_IPV6_ADDRESS, v6Bytes(this.cfg.nasIp)] : ['NAS-IP-Address', this.cfg.nasIp]);
     if (r.ipv4) a.push(['Framed-IP-Address', r.ipv4]);
+    if (r.ipv6) {
+      // Framed-IPv6-Address as ocserv; a client given a network (not a /128) has it in Framed-IPv6-Prefix too
+      a.push([ATTR.FRAMED_IPV6_ADDRESS, v6Bytes(r.ipv6.address)]);
+      if (r.ipv6.prefix < 128) a.push([ATTR.FRAMED_IPV6_PREFIX, v6Prefix(r.ipv6.address, r.ipv6.prefix)]);
+    }
     for (const c of r.radiusClass ?? []) a.push(['Class', Buffer.from(c, 'base64')]);
     if (q.kind !== 'start') {
       // input = what the client sent; octets past 4 GiB carry over into the Gigawords
