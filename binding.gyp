@@ -15,6 +15,7 @@
         "src/native/seccomp.cc",
         "src/native/seqpacket.cc",
         "src/native/sign.cc",
+        "src/native/systemd.cc",
         "src/native/tun.cc",
         "src/native/udp.cc"
       ],

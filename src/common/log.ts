@@ -1,11 +1,15 @@
+import { isatty } from 'node:tty';
 import pino from 'pino';
+import pretty from 'pino-pretty';
 
 export type Logger = pino.Logger;
 
+/** 'json': one JSON object per line; 'text': one readable line per event (pino-pretty). */
+export type LogFormat = 'text' | 'json';
+
 /**
  * ocserv's -d levels mapped onto pino's: 0-2 info (what an operator needs), 3 debug,
- * 4 and above trace (HTTP and protocol detail). One JSON line per event on stderr so
- * journald and log shippers keep the fields.
+ * 4 and above trace (HTTP and protocol detail).
  */
 export function levelFromDebug(debug: number): pino.Level {
   if (debug >= 4) return 'trace';
@@ -13,9 +17,53 @@ export function levelFromDebug(debug: number): pino.Level {
   return 'info';
 }
 
-export function createLogger(proc: string, level: pino.Level | string = process.env.OCSERV_TS_LOG_LEVEL ?? 'info'): Logger {
-  return pino(
-    { level, base: { proc, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ fd: 2, sync: true }),
-  );
+/**
+ * Readable lines for a person at a terminal; JSON for everything else (journald, files,
+ * log shippers), where the fields must stay machine-readable. main decides once and passes
+ * the choice to sec-mod and the workers (OCSERV_TS_LOG_FORMAT), which share its stderr.
+ */
+export function defaultLogFormat(): LogFormat {
+  const f = process.env.OCSERV_TS_LOG_FORMAT;
+  if (f === 'json' || f === 'text') return f;
+  return isatty(2) ? 'text' : 'json';
+}
+
+/**
+ * Every line carries the process kind and pid; events add user, ip (the client's address),
+ * sid (the session) where known. Writes are synchronous so that the last lines before an
+ * exit are never lost.
+ */
+export function createLogger(
+  proc: string,
+  level: pino.Level | string = process.env.OCSERV_TS_LOG_LEVEL ?? 'info',
+  format: LogFormat = defaultLogFormat(),
+): Logger {
+  const options: pino.LoggerOptions = { level, base: { proc, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (format === 'json') return pino(options, pino.destination({ fd: 2, sync: true }));
+  const stream = pretty({
+    destination: 2,
+    sync: true,
+    // colour only for a terminal: escape codes in journald or a file are noise
+    colorize: isatty(2),
+    singleLine: true,
+    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    ignore: 'proc,pid,hostname',
+    messageFormat: '{proc}[{pid}]: {msg}',
+  });
+  return pino(options, stream);
+}
+
+/**
+ * A crash becomes a log line like any other event (with the stack), then the process
+ * exits as Node would have. main restarts sec-mod and workers; main itself is restarted by
+ * its service manager (Restart=on-failure in config/systemd/ocserv-ts.service).
+ */
+export function logCrashes(log: Logger): void {
+  process.on('uncaughtException', (err) => {
+    try {
+      log.fatal({ err: err?.message ?? String(err), stack: err?.stack }, 'crashed');
+    } finally {
+      process.exit(1);
+    }
+  });
 }

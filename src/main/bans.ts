@@ -21,6 +21,8 @@ interface Entry { ip: string; score: number; lastReset: number; expires: number 
  */
 export class BanList {
   private readonly entries = new Map<string, Entry>();
+  /** told of each address that becomes banned (the metrics count bans) */
+  onBan?: (ip: string) => void;
 
   constructor(private settings: BanSettings, private readonly log: Logger, private readonly now: () => number = Date.now) {}
 
@@ -50,6 +52,7 @@ export class BanList {
     const banned = e.score >= s.maxBanScore;
     if (banned && !wasBanned) {
       this.log.info({ ip: key, score: e.score, until: new Date(e.expires).toISOString() }, 'IP added to the ban list');
+      this.onBan?.(key);
     }
     return banned;
   }

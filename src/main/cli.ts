@@ -1,10 +1,13 @@
 import { parseArgs } from 'node:util';
+import type { LogFormat } from '../common/log';
 
 export interface CliOptions {
   configFile?: string;
   foreground: boolean;
   debug: number;
   pidFile?: string;
+  /** undefined: text on a terminal, JSON otherwise */
+  logFormat?: LogFormat;
   testConfig: boolean;
   version: boolean;
   help: boolean;
@@ -18,6 +21,8 @@ OpenConnect/AnyConnect-compatible VPN server (ocserv-compatible configuration).
   -f, --foreground      do not fork into the background
   -d, --debug LEVEL     log verbosity as in ocserv (0-9; 3 debug, 4+ protocol detail)
   -p, --pid-file FILE   write the main process id to FILE
+      --log-format FMT  json (one JSON object per line) or text; default: text on a
+                        terminal, json otherwise (journald, files)
   -t, --test-config     check the configuration and exit
   -v, --version         print the version and exit
   -h, --help            this help
@@ -34,6 +39,7 @@ export function parseCli(argv: string[]): CliOptions {
       foreground: { type: 'boolean', short: 'f' },
       debug: { type: 'string', short: 'd' },
       'pid-file': { type: 'string', short: 'p' },
+      'log-format': { type: 'string' },
       'test-config': { type: 'boolean', short: 't' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -41,11 +47,14 @@ export function parseCli(argv: string[]): CliOptions {
   });
   const debug = values.debug === undefined ? 0 : Number(values.debug);
   if (!Number.isInteger(debug) || debug < 0 || debug > 9999) throw new Error(`-d expects a number, got '${values.debug}'`);
+  const logFormat = values['log-format'];
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') throw new Error(`--log-format expects json or text, got '${logFormat}'`);
   return {
     configFile: values.config,
     foreground: values.foreground ?? false,
     debug,
     pidFile: values['pid-file'],
+    ...(logFormat ? { logFormat } : {}),
     testConfig: values['test-config'] ?? false,
     version: values.version ?? false,
     help: values.help ?? false,

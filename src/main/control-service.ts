@@ -47,8 +47,8 @@ export class ControlService {
   constructor(private readonly c: ControlContext) {
     this.unlisten = c.sessions.listen({ added: (s) => this.added(s), removed: (s, end) => this.removed(s, end) });
     c.secmod.onChannel((ch) => {
-      ch.on('auth.failed', ({ remoteAddr }) => {
-        c.stats.loginFailed();
+      ch.on('auth.failed', ({ remoteAddr, why }) => {
+        c.stats.loginFailed(why);
         c.bans.addPoints(remoteAddr, c.config().banPointsWrongPassword);
       });
       ch.on('auth.succeeded', ({ ms }) => c.stats.loginSucceeded(ms));

@@ -6,18 +6,26 @@ import { existsSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config, type ConfigWarning } from '../common/config';
-import { createLogger, levelFromDebug } from '../common/log';
+import { createLogger, defaultLogFormat, levelFromDebug, logCrashes, type Logger } from '../common/log';
 import { ensureDefaultState, openconnectCommand } from './bootstrap';
 import { parseCli, USAGE, type CliOptions } from './cli';
 import { configSummary, errorLines } from './config-report';
 import { checkCodeReadable, resolveRunAs } from './privileges';
 import { MainServer } from './server';
+import { sessionStatus, SystemdError, SystemdNotifier, takeListenFds, type InheritedSockets } from './systemd';
 
 const DEFAULT_CONFIG = '/etc/ocserv-ts/ocserv.conf';
 const ROOT = resolve(__dirname, '..', '..', '..');
 const VERSION = '0.1.0';
 
+/** the server's logger once it exists: start-up failures are log events like any other */
+let startLog: Logger | undefined;
+
 function fail(msg: string, code = 1): never {
+  if (startLog) {
+    startLog.fatal(msg);
+    process.exit(code);
+  }
   process.stderr.write(`ocserv-ts: ${msg}\n`);
   process.exit(code);
 }
@@ -29,7 +37,8 @@ function primaryAddress(): string {
   return '127.0.0.1';
 }
 
-function loadOrBootstrap(cli: CliOptions): { config: Config; banner?: string; warnings: ConfigWarning[] } {
+/** `log`: the server's logger (warnings become log events); without it (-t) plain lines on stderr */
+function loadOrBootstrap(cli: CliOptions, log?: Logger): { config: Config; banner?: string; warnings: ConfigWarning[] } {
   let file = cli.configFile;
   let banner: string | undefined;
   if (!file && existsSync(DEFAULT_CONFIG)) file = DEFAULT_CONFIG;
@@ -48,9 +57,14 @@ function loadOrBootstrap(cli: CliOptions): { config: Config; banner?: string; wa
   const config = loadConfig(file, warnings);
   // Options ocserv knows but ocserv-ts does not act on yet go on one line, not one each.
   const later = warnings.filter((w) => w.notYet);
-  for (const w of warnings.filter((x) => !x.notYet)) process.stderr.write(`ocserv-ts: ${w.file}:${w.line}: warning: ${w.message}\n`);
+  for (const w of warnings.filter((x) => !x.notYet)) {
+    if (log) log.warn({ file: w.file, line: w.line, option: w.option }, w.message);
+    else process.stderr.write(`ocserv-ts: ${w.file}:${w.line}: warning: ${w.message}\n`);
+  }
   if (later.length) {
-    process.stderr.write(`ocserv-ts: ${file}: note: accepted but not yet acted on: ${later.map((w) => w.option).join(', ')}\n`);
+    const options = later.map((w) => w.option);
+    if (log) log.info({ file, options }, 'options accepted but not yet acted on');
+    else process.stderr.write(`ocserv-ts: ${file}: note: accepted but not yet acted on: ${options.join(', ')}\n`);
   }
   return { config, banner, warnings };
 }
@@ -76,10 +90,25 @@ async function main(): Promise<void> {
   if (cli.help) { process.stdout.write(USAGE); return; }
   if (cli.version) { process.stdout.write(`ocserv-ts ${VERSION}\n`); return; }
 
+  // The server logs from here on (the configuration's warnings too), in one format for main,
+  // sec-mod and the workers, which share its stderr (childEnvironment passes the choice on).
+  // -t is a report for a person and keeps plain lines.
+  const level = levelFromDebug(cli.debug);
+  process.env.OCSERV_TS_LOG_FORMAT = cli.logFormat ?? defaultLogFormat();
+  const serverLog = cli.testConfig ? undefined : createLogger('main', level);
+  if (serverLog) logCrashes(serverLog);
+  startLog = serverLog;
+
   let loaded: ReturnType<typeof loadOrBootstrap>;
   try {
-    loaded = loadOrBootstrap(cli);
+    loaded = loadOrBootstrap(cli, serverLog);
   } catch (err) {
+    if (err instanceof ConfigError && serverLog) {
+      const lines = errorLines(err);
+      for (const l of lines) serverLog.fatal(l);
+      serverLog.fatal('the server was not started');
+      process.exit(1);
+    }
     if (err instanceof ConfigError) {
       const lines = errorLines(err);
       for (const l of lines.slice(0, -1)) process.stderr.write(`ocserv-ts: ${l}\n`);
@@ -103,7 +132,10 @@ async function main(): Promise<void> {
   }
 
   if (loaded.banner) process.stdout.write(`${loaded.banner}\n`);
-  if (!cli.foreground) {
+  // Under systemd (Type=notify, socket activation) main is the service's main process:
+  // detaching would hand both to a process systemd does not know.
+  const underSystemd = !!process.env.NOTIFY_SOCKET || process.env.LISTEN_PID === String(process.pid);
+  if (!cli.foreground && !underSystemd) {
     // No fork() in Node: start ourselves again, detached, with -f; logs go to a file.
     const logFile = process.env.OCSERV_TS_LOG_FILE ?? '/var/log/ocserv-ts.log';
     const out = openSync(logFile, 'a');
@@ -115,8 +147,16 @@ async function main(): Promise<void> {
     return;
   }
 
-  const level = levelFromDebug(cli.debug);
-  const log = createLogger('main', level);
+  const log = serverLog!;
+  let listenFds: InheritedSockets | undefined;
+  try {
+    listenFds = takeListenFds();
+  } catch (err) {
+    if (!(err instanceof SystemdError)) throw err;
+    log.fatal({ err: err.message }, 'cannot use the sockets systemd passed');
+    process.exit(1);
+  }
+  const systemd = new SystemdNotifier(log);
   const pidFile = cli.pidFile ?? config.pidFile;
   if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
   const server = new MainServer({
@@ -126,12 +166,15 @@ async function main(): Promise<void> {
     workerScript,
     secmodScript: join(ROOT, 'dist', 'src', 'secmod', 'index.js'),
     childEnv: childEnvironment(level),
+    listenFds,
+    onSessionCount: (n) => systemd.status(sessionStatus(n)),
   });
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal: sig }, 'shutting down');
+    systemd.stopping();
     server.stop().finally(() => {
       if (pidFile) try { unlinkSync(pidFile); } catch { /* already gone */ }
       process.exit(0);
@@ -147,6 +190,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   log.info({ version: VERSION, config: config.file }, 'ocserv-ts is up');
+  systemd.ready(sessionStatus(0));
 }
 
 main().catch((err) => fail((err as Error).stack ?? String(err)));

@@ -1,3 +1,11 @@
+import type { AuthFailure } from '../ipc/messages';
+
+export interface LoginObserver {
+  succeeded?(ms: number): void;
+  /** `why` is absent when sec-mod did not say */
+  failed?(why: AuthFailure | undefined): void;
+}
+
 /**
  * The counters behind `occtl show status`, kept in main. ocserv refreshes its figures at
  * stats intervals; these change the moment a session ends or a login fails, and main adds
@@ -26,13 +34,20 @@ export class ServerStats {
     this.lastReset = now;
   }
 
+  /** told of each login as it is counted (src/main/metrics.ts) */
+  readonly observers = new Set<LoginObserver>();
+
   loginSucceeded(ms: number): void {
+    for (const o of this.observers) o.succeeded?.(ms);
     this.authCount++;
     this.authMsTotal += ms;
     this.maxAuthMs = Math.max(this.maxAuthMs, ms);
   }
 
-  loginFailed(): void { this.authFailures++; }
+  loginFailed(why?: AuthFailure): void {
+    for (const o of this.observers) o.failed?.(why);
+    this.authFailures++;
+  }
 
   sessionClosed(o: { reason: string; durationMs: number; rxBytes: number; txBytes: number; mtu: number }): void {
     this.sessionsClosed++;

@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitSeccomp(env, exports);
   ocs::InitSeqpacket(env, exports);
   ocs::InitSign(env, exports);
+  ocs::InitSystemd(env, exports);
   ocs::InitTun(env, exports);
   ocs::InitUdp(env, exports);
   return exports;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../common/config';
-import type { AuthPrompt, SecmodToWorker, WorkerToSecmod } from '../ipc/messages';
+import type { AuthFailure, AuthPrompt, SecmodToWorker, WorkerToSecmod } from '../ipc/messages';
 import type { Logger } from '../common/log';
 import { newSid } from './sessions';
 import type { AuthBackend, Conversation, Identity, LoginRequest, SessionAttributes, Step } from './auth/backend';
@@ -44,7 +44,7 @@ export interface AuthSuccess {
 
 /** What main hears about logins: failures feed the ban scores, both feed `occtl show status`. */
 export interface AuthEvents {
-  failed(remoteAddr: string, username: string): void;
+  failed(remoteAddr: string, username: string, why: AuthFailure): void;
   succeeded(remoteAddr: string, username: string, ms: number): void;
 }
 
@@ -144,6 +144,11 @@ export class Authenticator {
 
   async cont(msg: WorkerToSecmod['auth.cont']): Promise<Reply> {
     const login = this.pending.get(msg.authId);
+    if (login && msg.proof && msg.proof.remoteAddr !== login.req.remoteAddr) {
+      // another client's login id (a worker that learnt it): refused, and the login stays its owner's
+      this.log.warn({ ip: msg.proof.remoteAddr, loginIp: login.req.remoteAddr, sid: login.sid }, 'login step from another address than the login\'s; refused');
+      return { status: 'fail', message: 'Login session expired; please start again.' };
+    }
     this.pending.delete(msg.authId);
     if (!login || login.expiresAt <= Date.now()) {
       login?.conv.cancel();
@@ -230,7 +235,7 @@ export class Authenticator {
     const user = s.user ?? login.identity?.username ?? login.username ?? '';
     login.failures++;
     this.log.warn({ user, ip: login.req.remoteAddr, method: login.chain[login.index]!.type, reason: s.reason }, 'failed login');
-    this.events?.failed(login.req.remoteAddr, user);
+    this.events?.failed(login.req.remoteAddr, user, { method: login.chain[login.index]!.type, reason: s.retry ? 'credentials' : 'refused' });
     login.conv.cancel();
     if (!s.retry || login.failures >= MAX_TRIES) return { status: 'fail', message: s.message ?? 'Login failed.' };
     // start the chain over: a second factor never outlives a failed first one
@@ -263,7 +268,7 @@ export class Authenticator {
     const groupname = this.pickGroup(login, id);
     if (groupname === undefined) {
       this.log.warn({ user: id.username, ip: login.req.remoteAddr, group: login.group }, 'failed login: user is not a member of the selected group');
-      this.events?.failed(login.req.remoteAddr, id.username);
+      this.events?.failed(login.req.remoteAddr, id.username, { method: 'select-group', reason: 'group' });
       return { status: 'fail', message: `You are not a member of group ${login.group}.` };
     }
     const { cookie } = this.onSuccess({
