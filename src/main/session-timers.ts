@@ -36,25 +36,30 @@ export class SessionTimers {
     const now = this.now();
     for (const s of [...this.c.sessions.all()]) {
       if (s.endCause) continue;
-      const stats = tunCounters(s.tunName);
-      if (stats && stats.rxPackets !== s.lastRxPackets) {
-        s.lastRxPackets = stats.rxPackets;
-        s.lastActivity = now;
-      }
       if (s.sessionTimeout > 0 && now - s.loginAt >= s.sessionTimeout * 1000) {
         this.c.log.info({ user: s.username, sid: s.sid, limit: s.sessionTimeout }, 'session timeout');
         this.c.terminate(s, 'session timeout', 'session-timeout');
         continue;
+      }
+      const reportDue = s.reportEvery > 0 && now - s.lastReport >= s.reportEvery * 1000;
+      // sysfs is read only for a session that needs its counters now: main looks at every
+      // session every second, and most have no idle-timeout and no report due
+      if (s.idleTimeout === 0 && !reportDue) continue;
+      const stats = tunCounters(s.tunName);
+      if (stats && stats.rxPackets !== s.lastRxPackets) {
+        s.lastRxPackets = stats.rxPackets;
+        s.lastActivity = now;
       }
       if (s.idleTimeout > 0 && now - s.lastActivity >= s.idleTimeout * 1000) {
         this.c.log.info({ user: s.username, sid: s.sid, limit: s.idleTimeout }, 'idle timeout');
         this.c.terminate(s, 'idle timeout', 'idle-timeout');
         continue;
       }
-      if (s.reportEvery > 0 && stats && now - s.lastReport >= s.reportEvery * 1000) {
+      if (reportDue && stats) {
         s.lastReport = now;
         this.c.report(s, stats);
       }
     }
   }
+
 }

@@ -11,18 +11,8 @@ export type WorkerSessionInfo = WorkerToMain['session.info.reply']['sessions'][n
  * What a session was given when it opened. Kept per session because a reload changes the
  * configuration for new sessions only.
  */
-export interface SessionSnapshot {
-  dns: string[];
-  nbns: string[];
-  splitDns: string[];
-  routes: string[];
-  noRoutes: string[];
-  iroutes: string[];
-  restrictToRoutes: boolean;
-  restrictToPorts: string[];
-  dpd: number;
-  keepalive: number;
-  mtu: number;
+export interface SessionSnapshot extends Pick<UserInfo,
+  'dns' | 'nbns' | 'splitDns' | 'routes' | 'noRoutes' | 'iroutes' | 'restrictToRoutes' | 'restrictToPorts' | 'dpd' | 'keepalive' | 'mtu'> {
   /** the worker's last answer, for when it cannot answer now */
   info?: WorkerSessionInfo;
   /** the best traffic figures seen so far */

@@ -13,6 +13,7 @@ import {
   connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer, stopProcess,
   vpncScriptPath, type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
+import { sleep, until } from '../helpers/wait';
 import { startFreeradius, type FreeradiusHandle } from '../helpers/freeradius';
 import { serverProcs } from '../helpers/server-procs';
 import { Ipv4Pool } from '../../src/main/leases';
@@ -21,7 +22,6 @@ const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
 const USERS = NAMES.map((name) => ({ name, password: `${name} pw` }));
 const SERVER_TUN = '198.19.0.1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let topo: Topology;
 const live: VpnSession[] = [];
@@ -35,15 +35,6 @@ t.teardown(async () => {
   await topo?.cleanup();
 });
 
-async function until<T>(what: string, get: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000, extra = () => ''): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${extra()}`);
-    await sleep(100);
-  }
-}
 
 type User = Record<string, string | number>;
 async function occtlUsers(s: ServerHandle): Promise<User[]> {

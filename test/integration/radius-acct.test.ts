@@ -12,6 +12,7 @@ import {
   connectOpenconnect, createTopology, openconnectAuthenticate, removeStaleNamespaces, repoRoot, serverEnv, startServer, stopProcess,
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
+import { until } from '../helpers/wait';
 import { startFreeradius, type FreeradiusHandle, type RadiusUser } from '../helpers/freeradius';
 
 const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
@@ -69,15 +70,9 @@ function detail(): Rec[] {
 }
 const of = (user: string) => detail().filter((r) => r['User-Name'] === user);
 
-async function until<T>(what: string, get: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; detail file:\n${existsSync(fr.detailPath) ? readFileSync(fr.detailPath, 'utf8').slice(-4000) : '(none)'}\nserver:\n${server.output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** until() with what the detail file and the server say, for a timeout */
+const waitFor = <T>(what: string, get: () => T | undefined | false, ms = 20_000): Promise<T> => until(what, get, ms, () =>
+  `detail file:\n${existsSync(fr.detailPath) ? readFileSync(fr.detailPath, 'utf8').slice(-4000) : '(none)'}\nserver:\n${server.output().slice(-3000)}`);
 
 async function tunCounter(s: VpnSession, what: 'rx_bytes' | 'tx_bytes' | 'rx_packets' | 'tx_packets'): Promise<number> {
   const r = await topo.exec(topo.clientNs, 'cat', [`/sys/class/net/${s.tundev}/statistics/${what}`]);
@@ -104,7 +99,7 @@ async function transfer(up: number, down: number): Promise<void> {
 
 t.test('Start, Interim-Update, Stop: one session id, exact octets, Class echoed, User-Request', async (t) => {
   const s = await connect('alice');
-  const start = await until('Start', () => of('alice').find((r) => r['Acct-Status-Type'] === 'Start'));
+  const start = await waitFor('Start', () => of('alice').find((r) => r['Acct-Status-Type'] === 'Start'));
   t.equal(start['Framed-IP-Address'], s.address);
   t.equal(start['Calling-Station-Id'], topo.clientIp);
   t.equal(start['NAS-Identifier'], 'ocs-acct-nas');
@@ -112,12 +107,12 @@ t.test('Start, Interim-Update, Stop: one session id, exact octets, Class echoed,
 
   await transfer(5 * MB, 5 * MB);
   // Acct-Interim-Interval = 2 from Access-Accept overrides stats-report-time = 60
-  await until('an Interim-Update', () => of('alice').find((r) => r['Acct-Status-Type'] === 'Interim-Update'));
+  await waitFor('an Interim-Update', () => of('alice').find((r) => r['Acct-Status-Type'] === 'Interim-Update'));
   const sent = await tunCounter(s, 'tx_bytes');
   const received = await tunCounter(s, 'rx_bytes');
   const sentPackets = await tunCounter(s, 'tx_packets');
   await s.disconnect();
-  const stop = await until('Stop', () => of('alice').find((r) => r['Acct-Status-Type'] === 'Stop'));
+  const stop = await waitFor('Stop', () => of('alice').find((r) => r['Acct-Status-Type'] === 'Stop'));
 
   const recs = of('alice');
   t.same(recs.map((r) => r['Acct-Status-Type']).filter((k, i, a) => a.indexOf(k) === i), ['Start', 'Interim-Update', 'Stop'], 'in order');
@@ -140,7 +135,7 @@ t.test('a client that reconnects with its cookie stays one accounting session', 
   t.ok(auth.cookie);
   const viaCookie = () => connectOpenconnect(topo, { url: server.url, user: '', password: '', cookie: auth.cookie!, servercert: server.pin, interfaceName: 'ocdave', noDtls: true });
   const first = await viaCookie();
-  await until('Start', () => of('dave').find((r) => r['Acct-Status-Type'] === 'Start'));
+  await waitFor('Start', () => of('dave').find((r) => r['Acct-Status-Type'] === 'Start'));
   await transfer(100_000, 100_000);
   const firstSent = await tunCounter(first, 'tx_bytes');
   await stopProcess(first.proc, 'SIGKILL');
@@ -150,7 +145,7 @@ t.test('a client that reconnects with its cookie stays one accounting session', 
   await transfer(200_000, 200_000);
   const secondSent = await tunCounter(second, 'tx_bytes');
   await second.disconnect();
-  const stop = await until('Stop', () => of('dave').find((r) => r['Acct-Status-Type'] === 'Stop'));
+  const stop = await waitFor('Stop', () => of('dave').find((r) => r['Acct-Status-Type'] === 'Stop'));
   const recs = of('dave');
   t.equal(recs.filter((r) => r['Acct-Status-Type'] === 'Start').length, 1, 'one Start');
   t.equal(recs.filter((r) => r['Acct-Status-Type'] === 'Stop').length, 1, 'one Stop');
@@ -160,10 +155,10 @@ t.test('a client that reconnects with its cookie stays one accounting session', 
 
 t.test('Acct-Terminate-Cause for an administrator\'s disconnect and an idle timeout', async (t) => {
   const s = await connect('bob');
-  await until('Start', () => of('bob').find((r) => r['Acct-Status-Type'] === 'Start'));
+  await waitFor('Start', () => of('bob').find((r) => r['Acct-Status-Type'] === 'Start'));
   const r = await topo.exec(topo.serverNs, process.execPath, [OCCTL, '-s', server.files.occtlSocketPath, 'disconnect', 'user', 'bob'], { env: serverEnv() });
   t.equal(r.code, 0);
-  const stop = await until('Stop', () => of('bob').find((x) => x['Acct-Status-Type'] === 'Stop'));
+  const stop = await waitFor('Stop', () => of('bob').find((x) => x['Acct-Status-Type'] === 'Stop'));
   t.equal(stop['Acct-Terminate-Cause'], 'Admin-Reset');
   await s.proc.exited;
 
@@ -175,7 +170,7 @@ t.test('Acct-Terminate-Cause for an administrator\'s disconnect and an idle time
   });
   t.teardown(() => idle.stop());
   const c = await connectOpenconnect(topo, { url: idle.url, user: 'carol', password: 'carol pw', servercert: idle.pin, interfaceName: 'occarol', noDtls: true });
-  const cstop = await until('Stop after idle', () => of('carol').find((x) => x['Acct-Status-Type'] === 'Stop'));
+  const cstop = await waitFor('Stop after idle', () => of('carol').find((x) => x['Acct-Status-Type'] === 'Stop'));
   t.equal(cstop['Acct-Terminate-Cause'], 'Idle-Timeout');
   await c.proc.exited;
 });
@@ -183,13 +178,13 @@ t.test('Acct-Terminate-Cause for an administrator\'s disconnect and an idle time
 t.test('RADIUS down during a session: the Stop arrives once it is back', async (t) => {
   const before = of('carol').length;
   const s = await connect('carol');
-  await until('Start', () => of('carol').length > before && of('carol').at(-1)!['Acct-Status-Type'] === 'Start');
+  await waitFor('Start', () => of('carol').length > before && of('carol').at(-1)!['Acct-Status-Type'] === 'Start');
   await fr.stop();
   await s.disconnect();
   await new Promise((r) => setTimeout(r, 3000));
   t.match(server.output(), /RADIUS accounting server unreachable; will retry/);
   fr = await radiusUp();
-  const stop = await until('the delayed Stop', () => {
+  const stop = await waitFor('the delayed Stop', () => {
     const last = of('carol').at(-1);
     return last?.['Acct-Status-Type'] === 'Stop' && last;
   }, 90_000);

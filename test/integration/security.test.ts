@@ -18,12 +18,12 @@ import {
   connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer,
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
+import { sleep, until } from '../helpers/wait';
 import type { EvilPlan } from '../helpers/evil-worker';
 
 const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
 const USERS = ['alice', 'bob', 'carol', 'dave'].map((name) => ({ name, password: `${name} pw` }));
 const SERVER_TUN = '198.19.0.1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let topo: Topology;
 const live: VpnSession[] = [];
@@ -37,15 +37,6 @@ t.teardown(async () => {
   await topo?.cleanup();
 });
 
-async function until<T>(what: string, get: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000, extra = () => ''): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${extra()}`);
-    await sleep(100);
-  }
-}
 
 async function occtlUsers(s: ServerHandle): Promise<Array<Record<string, string | number>>> {
   const r = await topo.exec(topo.serverNs, process.execPath, [OCCTL, '-s', s.files.occtlSocketPath, '-j', 'show', 'users'], { env: serverEnv() });

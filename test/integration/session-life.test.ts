@@ -9,6 +9,7 @@ import {
   connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer,
   stopProcess, type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
+import { until } from '../helpers/wait';
 
 const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
 const USERS = [{ name: 'alice', password: 'alice pw' }, { name: 'bob', password: 'bob pw' }];
@@ -51,13 +52,6 @@ async function users(server: ServerHandle): Promise<Array<Record<string, string>
   return JSON.parse(r.stdout) as Array<Record<string, string>>;
 }
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const exited = (s: VpnSession) => s.proc.exitCode !== null || s.proc.signalCode !== null;
 

@@ -10,7 +10,7 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from '../../common/log';
 import type { TerminateCause } from '../../ipc/messages';
 import type { AcctRecord, AcctSink } from '../accounting';
-import { ATTR, RadiusClient, RadiusUnreachableError, type Attribute } from '../radius/client';
+import { ATTR, PORT_TYPE_VIRTUAL, PROTOCOL_PPP, RadiusClient, RadiusUnreachableError, SERVICE_FRAMED, type Attribute } from '../radius/client';
 import { readRadcliConfig, type RadcliConfig } from '../radius/radcli-config';
 
 const STATUS = { start: 1, stop: 2, interim: 3 } as const;
@@ -121,9 +121,9 @@ export class RadiusAccounting implements AcctSink {
       ['Acct-Session-Id', r.sid],
       ['User-Name', r.username],
       ['NAS-Identifier', this.nasIdentifier],
-      ['NAS-Port-Type', 5], // Virtual
-      ['Service-Type', 2], // Framed
-      ['Framed-Protocol', 1], // PPP
+      ['NAS-Port-Type', PORT_TYPE_VIRTUAL],
+      ['Service-Type', SERVICE_FRAMED],
+      ['Framed-Protocol', PROTOCOL_PPP],
       ['Calling-Station-Id', r.remoteAddr],
       ['Acct-Authentic', 1], // RADIUS
       ['Acct-Delay-Time', Math.floor((this.now() - q.at) / 1000)],

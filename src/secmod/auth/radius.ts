@@ -7,13 +7,10 @@
 import { hostname } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from '../../common/log';
-import { ATTR, RadiusClient, RadiusUnreachableError, type Attribute, type RadiusReply } from '../radius/client';
+import { ATTR, PORT_TYPE_VIRTUAL, PROTOCOL_PPP, SERVICE_FRAMED, RadiusClient, RadiusUnreachableError, type Attribute, type RadiusReply } from '../radius/client';
 import { readRadcliConfig, type RadcliConfig } from '../radius/radcli-config';
 import { passwordPrompts, type AuthBackend, type Conversation, type Identity, type LoginRequest, type SessionAttributes, type Step } from './backend';
 
-const SERVICE_FRAMED = 2;
-const PROTOCOL_PPP = 1;
-const PORT_TYPE_VIRTUAL = 5;
 const MICROSOFT = 311;
 const MS_PRIMARY_DNS = 28;
 const MS_SECONDARY_DNS = 29;

@@ -43,6 +43,11 @@ export const ATTR = {
   FRAMED_IPV6_ADDRESS: 168, DNS_SERVER_IPV6_ADDRESS: 169,
 } as const;
 
+/** values both Access- and Accounting-Requests describe a VPN session with */
+export const SERVICE_FRAMED = 2;
+export const PROTOCOL_PPP = 1;
+export const PORT_TYPE_VIRTUAL = 5;
+
 const HEADER = 20;
 const MAX_PACKET = 4096;
 
