@@ -5,16 +5,21 @@
       "sources": [
         "src/native/addon.cc",
         "src/native/aead.cc",
+        "src/native/caps_all_threads.cc",
+        "src/native/crypt.cc",
         "src/native/errors.cc",
         "src/native/fd_util.cc",
         "src/native/fd_move.cc",
         "src/native/fd_watcher.cc",
+        "src/native/icmp_echo.cc",
+        "src/native/netns.cc",
         "src/native/packet_io.cc",
         "src/native/poll_handle.cc",
         "src/native/privs.cc",
         "src/native/seccomp.cc",
         "src/native/seqpacket.cc",
         "src/native/sign.cc",
+        "src/native/sockopt.cc",
         "src/native/systemd.cc",
         "src/native/tun.cc",
         "src/native/udp.cc"
@@ -27,7 +32,8 @@
         "NAPI_DISABLE_CPP_EXCEPTIONS",
         "_GNU_SOURCE"
       ],
-      "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+      "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "libraries": ["-lcrypt"]
     },
     {
       # OpenSSL engine for key isolation (src/native/engine/keyfwd.h): loaded by id from

@@ -1,6 +1,6 @@
 /**
- * What bench/throughput.ts and bench/sessions.ts share: server variants, the machine line,
- * the command line as run, and writing a generated section into docs/BENCHMARKS.md.
+ * What the bench/ scripts share: server variants, medians, the machine line, the command line
+ * as run, and writing a generated section into docs/BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,6 +17,9 @@ export interface Variant {
   extraConfig: string;
 }
 
+/** The one account every benchmark logs in with. */
+export const BENCH_USER = { name: 'bench', password: 'bench-password' };
+
 export const VARIANT_HELP = 'ocserv, ocserv-ts, ocserv-ts:cpw<N> (ocserv-ts with clients-per-worker = N)';
 
 export function parseVariant(spec: string): Variant | null {
@@ -24,6 +27,20 @@ export function parseVariant(spec: string): Variant | null {
   const m = /^ocserv-ts:cpw(\d+)$/.exec(spec);
   if (!m || Number(m[1]) < 1) return null;
   return { label: spec, kind: 'ocserv-ts', extraConfig: `clients-per-worker = ${Number(m[1])}` };
+}
+
+export function median(xs: number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** nearest-rank percentile */
+export function percentile(xs: number[], p: number): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
 }
 
 /** `ratio` of a value to ocserv's from the same run, or a dash when there is nothing to compare. */
@@ -102,11 +119,19 @@ export function machineInfo(): string {
   ].join(', ');
 }
 
-/** The command as typed (relative script path, shell-quoted where needed), for the generated section. */
+const shellQuote = (a: string) => (/^[\w./,=:-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The command as typed (relative script path, shell-quoted where needed), for the generated
+ * section; `npm run <script> -- args` when npm started it, since that is what to type again.
+ */
 export function commandLine(): string {
-  return ['node', path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)]
-    .map((a) => (/^[\w./,=:-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
-    .join(' ');
+  const args = process.argv.slice(2).map(shellQuote);
+  const script = process.env.npm_lifecycle_event;
+  if (script && process.env.npm_lifecycle_script?.includes(path.relative(process.cwd(), process.argv[1]))) {
+    return ['npm', 'run', script, ...(args.length ? ['--', ...args] : [])].join(' ');
+  }
+  return ['node', path.relative(process.cwd(), process.argv[1]), ...args].join(' ');
 }
 
 /**

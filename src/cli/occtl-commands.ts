@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 export type CommandId =
   | 'disconnect-user' | 'disconnect-id' | 'terminate-session' | 'unban-ip' | 'reload' | 'status' | 'users'
   | 'ip-bans' | 'ip-ban-points' | 'iroutes' | 'sessions-all' | 'sessions-valid' | 'session' | 'user' | 'id'
-  | 'events' | 'stop' | 'reset' | 'help' | 'exit';
+  | 'events' | 'stop' | 'reset' | 'help' | 'exit' | 'cluster-users';
 
 type ArgKind = 'NAME' | 'ID' | 'IP' | 'SID' | 'now';
 
@@ -24,7 +24,9 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'unban ip', arg: 'IP', id: 'unban-ip', doc: 'Unban the specified IP', show: 1 },
   { name: 'reload', id: 'reload', doc: 'Reloads the server configuration', show: 1 },
   { name: 'show status', id: 'status', doc: 'Prints the status and statistics of the server', show: 1 },
+  { name: 'show users --cluster', id: 'cluster-users', doc: 'Alias for show cluster users', show: -1 },
   { name: 'show users', id: 'users', doc: 'Prints the connected users', show: 1 },
+  { name: 'show cluster users', id: 'cluster-users', doc: 'Prints the connected users of every server of the cluster', show: 1 },
   { name: 'show ip bans', id: 'ip-bans', doc: 'Prints the banned IP addresses', show: 1 },
   { name: 'show ip ban points', id: 'ip-ban-points', doc: 'Prints all the known IP addresses which have points', show: 1 },
   { name: 'show iroutes', id: 'iroutes', doc: 'Prints the routes provided by users of the server', show: 1 },

@@ -92,6 +92,9 @@ async function execute(c: ControlClient, id: CommandId, arg: string, o: OcctlOpt
     case 'users':
       await page(usersView(items<UserInfo>(await ask('ctl.users', {})), o.json, now()), o.noPager);
       return 0;
+    case 'cluster-users':
+      await page(usersView(items<UserInfo>(await ask('ctl.users', { cluster: true })), o.json, now(), true), o.noPager);
+      return 0;
     case 'user':
     case 'id': {
       const body = id === 'user' ? await ask('ctl.user', { name: arg }) : await ask('ctl.id', { id: Number(arg) });

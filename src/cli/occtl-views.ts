@@ -71,6 +71,7 @@ function userBlock(u: UserInfo, json: boolean, now: number, event?: CtlEvent): B
     b.rawJson(`"Event":  ${JSON.stringify(event.connected ? 'connected' : 'disconnected')}`);
     if (event.reason) b.rawJson(`"Reason":  ${JSON.stringify(event.reason)}`);
   }
+  if (u.node !== undefined) b.single('Server', u.node);
   b.int('ID', u.id);
   b.int('Worker PID', u.workerPid);
   b.pair('Username', or(u.username, NONE), 'Groupname', or(u.groupname, NONE));
@@ -126,12 +127,14 @@ export function userInfoView(users: UserInfo[], json: boolean, now: number): { o
 }
 
 /** `show users`: occtl's table (JSON: the full records). */
-export function usersView(users: UserInfo[], json: boolean, now: number): string {
+/** `show users`; `cluster`: a first column names the server of each user (show cluster users). */
+export function usersView(users: UserInfo[], json: boolean, now: number, cluster = false): string {
   if (json) return userInfoView(users, true, now).out;
   if (!users.length) return '';
-  let out = `${pad('id', 8)} ${pad('user', 8)} ${pad('vhost', 8)} ${pad('ip', 14)} ${pad('vpn-ip', 14)} ${pad('device', 6)} ${pad('since', 7)} ${pad('dtls-cipher', 14)} ${pad('status', 9)}\n`;
+  const server = (u?: UserInfo) => (cluster ? `${pad(u ? u.node ?? '' : 'server', 10)} ` : '');
+  let out = `${server()}${pad('id', 8)} ${pad('user', 8)} ${pad('vhost', 8)} ${pad('ip', 14)} ${pad('vpn-ip', 14)} ${pad('device', 6)} ${pad('since', 7)} ${pad('dtls-cipher', 14)} ${pad('status', 9)}\n`;
   for (const u of users) {
-    out += `${pad(u.id, 8)} ${pad(or(u.username, NONE), 8)} ${pad(u.vhost, 8)} ${pad(u.remoteIp, 14)} ${pad(vpnIp(u), 14)} ${pad(u.device, 6)} `;
+    out += `${server(u)}${pad(u.id, 8)} ${pad(or(u.username, NONE), 8)} ${pad(u.vhost, 8)} ${pad(u.remoteIp, 14)} ${pad(vpnIp(u), 14)} ${pad(u.device, 6)} `;
     out += `${interval7(since(now, u.connectedAt))} ${pad(dtlsColumn(u.dtlsCipher), 14)} ${pad(u.state, 9)}\n`;
   }
   return out;

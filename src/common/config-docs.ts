@@ -67,11 +67,13 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '192.0.2.1',
       },
       'listen-host-is-dyndns': {
-        doc: 'The server\'s own address changes (dynamic DNS): clients are told to resolve the name again when they reconnect.',
+        doc: 'The server\'s own address changes (dynamic DNS): clients are told (X-CSTP-DynDNS) to resolve the name again when they reconnect.',
         default: 'false',
       },
       'listen-netns': {
-        doc: 'Open the listening sockets inside this network namespace (by name, as `ip netns` shows it).',
+        doc: 'Make the TCP and UDP sockets clients reach (and each DTLS client\'s UDP socket) inside this network namespace, '
+          + 'by name as `ip netns` shows it (/var/run/netns/NAME); the server itself, its tun devices and routes stay in the namespace '
+          + 'it was started in. A name that does not exist stops the server at start. Ignored with socket activation.',
         default: '(the server\'s own namespace)',
         example: 'vpn',
       },
@@ -139,7 +141,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
         set: true,
       },
       'chroot-dir': {
-        doc: 'A directory the worker processes are confined to.',
+        doc: 'A directory the worker processes are confined to: each starts as root, loads its code and TLS context, chroots there '
+          + 'and only then becomes run-as-user. It may be empty. As ocserv, a user-profile path that does not exist is looked up '
+          + 'inside this directory; socket-file is unaffected (workers get their sockets from main, not by path).',
         example: '/var/lib/ocserv-ts',
       },
       'pid-file': {
@@ -154,7 +158,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '4',
       },
       'sec-mod-db-cleanup-time': {
-        doc: 'How often (seconds) sec-mod sweeps expired sessions from its table.',
+        doc: 'How often (seconds) sec-mod sweeps expired sessions from its table; an expired session\'s accounting '
+          + 'stop is sent then. 0 keeps the default. (ocserv 1.5 has it as an undocumented knob, default 310.)',
+        default: '30',
         example: '300',
       },
       'isolate-workers': {
@@ -164,9 +170,16 @@ export const OPTION_GROUPS: OptionGroup[] = [
         set: true,
       },
       'use-seccomp': SAME('isolate-workers'),
-      'limit-worker-memory': {
-        doc: 'Cap the memory a worker process may use.',
-        default: 'false',
+      'worker-memory-limit': {
+        doc: 'ocserv-ts only: the resident memory (MiB) a worker process may reach. main measures every worker every 5 s; '
+          + 'one over the bound (a leak, a misbehaving client) is killed and replaced, so only its own clients are affected: '
+          + 'they reconnect by themselves with their cookies to another worker and keep their addresses '
+          + '(as after a worker crash; accounting sees NAS-Error only if one never comes back). Workers also start with '
+          + 'V8\'s heap capped at the same size. Keep it well above what clients-per-worker sessions need '
+          + '(an idle worker holds about 60 MiB, each session well under 1 MiB). Unlike the rest of this section, a reload '
+          + 'applies a new bound at once; running workers keep the heap cap they started with. At least 128; 0: no bound.',
+        default: '1024',
+        example: '1024',
       },
       'key-isolation': {
         doc: 'ocserv-ts only: true keeps the private keys in sec-mod alone, which signs each TLS handshake for the '
@@ -184,12 +197,14 @@ export const OPTION_GROUPS: OptionGroup[] = [
         set: true,
       },
       'log-level': {
-        doc: 'Log verbosity 0-9, as ocserv (-d on the command line sets it today).',
-        default: '(from -d)',
+        doc: 'Log verbosity on ocserv\'s scale: 0 (default) to 2 log operator events (logins, tunnels, '
+          + 'warnings, errors), 3 adds debug detail, 4 and above protocol detail (HTTP, packets). '
+          + 'A -d on the command line wins over it. Read at start.',
+        default: '0',
         example: '1',
       },
       'syslog-facility': {
-        doc: 'The syslog facility of the server\'s messages.',
+        doc: 'The syslog facility of the server\'s messages (ocserv 1.5).',
         example: 'daemon',
       },
       'use-utmp': {
@@ -276,7 +291,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '"NORMAL:%SERVER_PRECEDENCE:-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1"',
       },
       'match-tls-dtls-ciphers': {
-        doc: 'Make the DTLS channel use the cipher the TLS channel chose.',
+        doc: 'Make the DTLS channel use the cipher (and MAC) the TLS channel chose; with no such DTLS suite the tunnel runs over TLS. '
+          + 'Needs dtls-legacy = false and cisco-client-compat = false.',
         default: 'false',
       },
     },
@@ -337,7 +353,10 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '360',
       },
       'server-stats-reset-time': {
-        doc: 'Period after which the server-wide statistics of `occtl-ts show stats` restart from zero.',
+        doc: 'Seconds after which the current-period figures of `occtl-ts show status` (sessions handled, '
+          + 'timeouts, errors, authentication failures, auth and session times, RX/TX) restart from zero; the totals and '
+          + '"Last stats reset" show since when. 0: never. Read at start.',
+        default: '604800',
         example: '604800',
       },
       'auth-timeout': {
@@ -367,7 +386,7 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '300',
       },
       'ban-time': {
-        doc: 'How long a banned address stays banned (newer ocserv; here min-reauth-time sets it).',
+        doc: 'ocserv 1.4.1\'s new name of min-reauth-time; read exactly as min-reauth-time.',
         example: '300',
       },
       'max-ban-score': {
@@ -435,11 +454,15 @@ export const OPTION_GROUPS: OptionGroup[] = [
         set: true,
       },
       'switch-to-tcp-timeout': {
-        doc: 'Send over TLS instead of DTLS after this long without UDP traffic from the client.',
+        doc: 'Send the tunnel\'s traffic over TLS instead of DTLS after this long without UDP traffic from the client, '
+          + 'until UDP arrives again (a NAT may have dropped the UDP mapping). A client that sends over TLS while DTLS is up '
+          + 'gets its answers over TLS as well, whatever this says.',
+        default: '(never)',
         example: '25',
       },
       'try-mtu-discovery': {
-        doc: 'Probe the largest DTLS packet that gets through, and lower the tunnel MTU to it.',
+        doc: 'Probe the largest packet the DTLS path to each client carries (with padded DPD requests, so dpd must not be 0), '
+          + 'and send larger packets over TLS instead of losing them. The tun device keeps its MTU.',
         default: 'false',
       },
       'mtu': {
@@ -448,7 +471,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '1420',
       },
       'output-buffer': {
-        doc: 'How many MTU-sized packets may wait to be sent to a client.',
+        doc: 'How many packets of the link MTU may wait to be sent to a client: the send buffer of its TCP socket (SO_SNDBUF), and '
+          + 'of its UDP socket capped at 2048 bytes, as ocserv. The link MTU is `mtu` (else 1500), at most the client\'s. '
+          + 'Unset or 0: the kernel\'s default.',
         example: '10',
       },
       'tunnel-all-dns': {
@@ -456,27 +481,37 @@ export const OPTION_GROUPS: OptionGroup[] = [
         default: 'false',
       },
       'rekey-time': {
-        doc: 'Ask the client to renew its keys after this long (0: never).',
+        doc: 'Ask the client to renew its keys after this long, give or take 29 s so that clients do not all do it at once (0: never).',
+        default: '86400',
         example: '172800',
       },
       'rekey-method': {
-        doc: 'How to renew keys: "ssl" (a new handshake on the same connection) or "new-tunnel" (the client reconnects).',
+        doc: 'How to renew keys: "ssl" (on the same connection: a TLS 1.3 KeyUpdate, then a new DTLS session) or "new-tunnel" '
+          + '(the client reconnects with its cookie). Clients on TLS 1.2 are told "new-tunnel" either way: ocserv-ts does not renegotiate.',
+        default: 'new-tunnel',
         example: 'ssl',
       },
       'compression': {
-        doc: 'Offer LZS and LZ4 compression of tunnel packets.',
+        doc: 'Compress tunnel packets when the client offers it (X-CSTP-/X-DTLS-Accept-Encoding): LZ4 ("oc-lz4") '
+          + 'or LZS ("lzs"), chosen for CSTP and DTLS separately, each packet on its own. Packets that do not shrink go as they are. '
+          + 'Compression before encryption can reveal what a packet holds by its size; ocserv advises leaving it off.',
         default: 'false',
+        example: 'true',
       },
       'compression-algo-priority': {
-        doc: 'The compression methods in order of preference, separated by ":".',
-        example: '"lz4:lzs"',
+        doc: 'A method\'s priority, as ocserv: NAME:PRIORITY with NAME oc-lz4 (default 90) or lzs (80); of the '
+          + 'methods a client offers the highest wins. May be repeated. A list of names in order of preference '
+          + '(lz4:lzs, as newer ocserv documents it) is read too; anything else is logged and ignored.',
+        example: 'lzs:100',
       },
       'no-compress-limit': {
-        doc: 'Packets smaller than this (bytes) are not compressed.',
+        doc: 'Packets of up to this many bytes are sent uncompressed (low latency for voice); raised to 64 if lower.',
+        default: '256',
         example: '256',
       },
       'net-priority': {
-        doc: 'Socket priority (0-6) of a session\'s packets, or an IP TOS byte written in hexadecimal (0x..).',
+        doc: 'Socket priority (SO_PRIORITY, 0-6) of the client\'s TCP and UDP sockets, or the IP type of service (IPv6: traffic '
+          + 'class) written in hexadecimal (0x00-0xff; 0x0 sets nothing). Also per user or group.',
         example: '3',
       },
     },
@@ -571,7 +606,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: 'example.com',
       },
       'ping-leases': {
-        doc: 'Before giving out an address, ping it and skip it if something answers.',
+        doc: 'Before giving out an IPv4 address of a pool, ping it (one echo request, up to 3 seconds) and skip it if a host answers; '
+          + 'other clients are served meanwhile. Addresses given explicitly or kept from a client\'s previous tunnel are not pinged. '
+          + 'Main keeps the capability to ping (CAP_NET_RAW) only when started with it: turning it on needs a restart.',
         default: 'false',
       },
       'rx-data-per-sec': {
@@ -595,7 +632,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '192.168.0.0/255.255.0.0',
       },
       'append-routes': {
-        doc: 'Routes from RADIUS or per-user files add to the routes here instead of replacing them.',
+        doc: 'When a user or group file, or RADIUS, gives a session its own routes, the route and no-route lines '
+          + 'here are added to them instead of being replaced.',
         default: 'false',
       },
       'iroute': {
@@ -645,7 +683,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: 'true',
       },
       'select-group-by-url': {
-        doc: 'Let the URL path the client connects to pick the group.',
+        doc: 'A client connecting to https://server/GROUP asks for group GROUP (as if chosen in the group list, '
+          + 'which is then not shown). From ocserv 1.3.',
         default: 'false',
       },
       'config-per-user': {
@@ -670,7 +709,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
     title: 'Client extras',
     options: {
       'proxy-url': {
-        doc: 'A proxy auto-configuration URL for clients; %{U} and %{G} become the user and group.',
+        doc: 'A proxy auto-configuration URL for clients (X-CSTP-MSIE-Proxy-PAC-URL; openconnect passes it to its script as CISCO_PROXY_PAC); '
+          + '%{U} and %{G} become the user and group.',
         example: 'http://proxy.example.com/%{G}.pac',
       },
       'kkdcp': {
@@ -689,7 +729,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: '"X-My-Header: hi"',
       },
       'included-http-headers': {
-        doc: 'An extra header in every HTTP answer (e.g. Strict-Transport-Security), taken as written, quotes included.',
+        doc: 'An extra header ("Name: value", e.g. Strict-Transport-Security: max-age=31536000) in every successful HTTP answer '
+          + 'before the tunnel, as ocserv (not in error answers or the CONNECT reply); the value is taken as written, quotes included. Repeat for several.',
         example: 'X-Frame-Options: deny',
       },
       'camouflage': {
@@ -713,7 +754,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
     title: 'Client compatibility',
     options: {
       'cisco-client-compat': {
-        doc: 'Accept Cisco AnyConnect clients\' habits: pre-standard DTLS, no client certificate on every TLS connection.',
+        doc: 'Accept Cisco AnyConnect clients\' habits: the legacy DTLS (implies dtls-legacy = true), and with certificate '
+          + 'authentication a tunnel opened with the cookie alone. When false, the connection that opens the tunnel must present '
+          + 'a valid client certificate too.',
         default: 'false',
       },
       'always-require-cert': {
@@ -721,7 +764,7 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: 'false',
       },
       'cisco-svc-client-compat': {
-        doc: 'Accept the SVC variant of the Cisco client protocol.',
+        doc: 'ocserv 1.2\'s mode for the VPN client of Cisco IP phones (a /svc login, DTLS resumed from the TLS session).',
         default: 'false',
       },
       'dtls-psk': {
@@ -735,7 +778,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
         example: 'true',
       },
       'client-bypass-protocol': {
-        doc: 'Tell the client to leave an IP version it has no pool for outside the VPN.',
+        doc: 'Tell the client to leave an IP version it got no address for outside the VPN, instead of dropping that traffic '
+          + '(AnyConnect; openconnect ignores it). Also in per-user and per-group files.',
         default: 'false',
       },
       'no-udp': {
@@ -745,6 +789,36 @@ export const OPTION_GROUPS: OptionGroup[] = [
       'session-control': {
         doc: 'An option of old ocserv versions.',
         example: 'true',
+      },
+    },
+  },
+  {
+    title: 'Cluster (ocserv-ts only)',
+    intro: 'Several ocserv-ts servers behind one load balancer share their sessions, address leases and bans through a Redis server (docs/CLUSTER.md). Without session-store everything stays in memory. Read once at start: a reload does not change them.',
+    options: {
+      'session-store': {
+        doc: 'Where the cluster\'s shared state lives: `redis://host:port/db`, or `rediss://` for Redis over TLS. Cookies, session ids, accounting totals, IP leases and ban scores are kept there, so a client can come back through any server of the cluster with its cookie and keep its address.',
+        default: '(in memory: one server alone)',
+        example: 'redis://198.51.100.10:6379/0',
+      },
+      'session-store-password-file': {
+        doc: 'A file holding the Redis password (first line; `user:password` for a Redis ACL user). Keep it readable by root only.',
+        example: '/etc/ocserv-ts/redis.pass',
+      },
+      'session-store-ca-cert': {
+        doc: 'With `rediss://`: the CA certificate the Redis server\'s certificate must chain to.',
+        default: '(the system\'s CAs)',
+        example: '/etc/ocserv-ts/redis-ca.pem',
+      },
+      'session-store-prefix': {
+        doc: 'Prefix of every Redis key, so that several clusters can share one Redis server.',
+        default: 'ocserv-ts:',
+        example: 'vpn-eu:',
+      },
+      'cluster-node-name': {
+        doc: 'This server\'s name in the cluster (occtl-ts show users --cluster prints it). Two running servers may not share a name.',
+        default: '(the host name)',
+        example: 'vpn1',
       },
     },
   },

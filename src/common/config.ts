@@ -6,6 +6,9 @@ import { parsePortPolicy, type PortPolicy } from './port-policy';
 import { parseListenAddress, type ListenAddress } from './listen-address';
 import { DEFAULT_OCCTL_SOCKET } from '../ipc/control';
 import { certFileProblem, certOptionProblem } from './cert-config';
+import { readTunnelOptions, type TunnelOptions } from '../worker/tunnel-options';
+import { parseNetPriority, type NetPriority } from './net-priority';
+import { parseSessionStore, type SessionStoreConfig } from './session-store-config';
 import { RadcliConfigError, radiusMethodParams, readRadcliConfig } from '../secmod/radius/radcli-config';
 
 /** A problem in a config file, always with the place it was found. */
@@ -68,6 +71,20 @@ export interface Config {
   idleTimeout: number;
   mobileIdleTimeout: number;
   statsReportTime: number;
+  /** compression (src/worker/compression.ts); no-compress-limit raised to 64 as ocserv does; compression-algo-priority lines */
+  compression: boolean;
+  noCompressLimit: number;
+  compressionAlgoPriority: string[];
+  /** log-level: ocserv's 0-9 scale (src/common/log.ts); a -d on the command line wins */
+  logLevel: number;
+  /** server-stats-reset-time: seconds after which occtl's statistics period restarts (0: never) */
+  serverStatsResetTime: number;
+  /** sec-mod-db-cleanup-time: seconds between sec-mod's sweeps of expired sessions (0: the default) */
+  secModDbCleanupTime: number;
+  /** append-routes: the server's routes follow routes a user or group file, or RADIUS, gave */
+  appendRoutes: boolean;
+  /** select-group-by-url: https://server/GROUP selects GROUP */
+  selectGroupByUrl: boolean;
   /** a cookie only works from the address that logged in */
   denyRoaming: boolean;
   /** a client's logout does not spend its cookie */
@@ -81,6 +98,16 @@ export interface Config {
   udpListenHost?: string;
   /** the TCP peer is a proxy that starts each connection with a PROXY protocol header */
   listenProxyProto: boolean;
+  /** listen-netns: the TCP and UDP sockets are made in this network namespace (/var/run/netns/NAME) */
+  listenNetns?: string;
+  /** chroot-dir: an absolute directory workers confine themselves to once loaded */
+  chrootDir?: string;
+  /** net-priority: socket priority or type of service of each client's TCP and UDP socket */
+  netPriority?: NetPriority;
+  /** output-buffer: link-MTU-sized packets a client's socket may queue (SO_SNDBUF); 0: the kernel's default */
+  outputBuffer: number;
+  /** ping-leases: a pool address that answers a ping is not leased */
+  pingLeases: boolean;
   /** on SIGTERM/SIGINT: stop accepting, then wait this long before ending the sessions */
   serverDrainMs: number;
   /** metrics-listen, status-listen (ocserv-ts only): the Prometheus endpoint and the status page */
@@ -119,6 +146,8 @@ export interface Config {
   maxClients: number;
   maxSameClients: number;
   clientsPerWorker: number;
+  /** worker-memory-limit, MiB: main replaces a worker whose resident memory grows past it (0: never) */
+  workerMemoryLimit: number;
   keepalive: number;
   dpd: number;
   mobileDpd: number;
@@ -163,6 +192,10 @@ export interface Config {
   /** bytes per second from (rx) and to (tx) each client; 0 = no limit */
   rxDataPerSec: number;
   txDataPerSec: number;
+  /** session-store: the Redis server a cluster shares state in; absent: all in memory */
+  sessionStore?: SessionStoreConfig;
+  /** switch-to-tcp-timeout, try-mtu-discovery, rekey-*, proxy-url, ... (src/worker/tunnel-options.ts) */
+  tunnel: TunnelOptions;
   /** Every option as written, for the options not yet given a typed field. */
   raw: RawConfig;
   /** names of the [vhost:NAME] sections, which are checked but not served */
@@ -364,6 +397,9 @@ function parseAcct(e: { value: string; line: number } | undefined, file: string)
  * 20x ocserv's memory per session; `clients-per-worker = 1` restores ocserv's isolation.
  */
 export const DEFAULT_CLIENTS_PER_WORKER = 32;
+/** MiB: an idle worker holds about 60, a shared one with its 32 clients little more */
+export const DEFAULT_WORKER_MEMORY_LIMIT = 1024;
+export const MIN_WORKER_MEMORY_LIMIT = 128;
 
 /** `select-group = group1[Human name]` */
 function parseSelectGroup(v: string): { value: string; label: string } {
@@ -506,6 +542,11 @@ export function buildConfig(raw: RawConfig, file: string): Config {
   for (const e of all(raw, 'nbns')) {
     if (!ipaddr.isValid(String(e.value))) throw new ConfigError(file, e.line, `nbns: ${show(String(e.value))} is not an IP address`);
   }
+  const memoryLimit = first<number>(raw, 'worker-memory-limit');
+  // below what a worker holds idle (about 60 MiB) every worker would be replaced in a loop
+  if (memoryLimit && memoryLimit.value > 0 && memoryLimit.value < MIN_WORKER_MEMORY_LIMIT) {
+    throw new ConfigError(file, memoryLimit.line, `worker-memory-limit: ${memoryLimit.value} MiB is less than a worker needs; use at least ${MIN_WORKER_MEMORY_LIMIT}, or 0 for no bound`);
+  }
   const ports = first<string>(raw, 'restrict-user-to-ports');
   const portPolicy = ports ? parsePortPolicy(ports.value) : undefined;
   if (portPolicy && 'error' in portPolicy) throw new ConfigError(file, ports!.line, `restrict-user-to-ports: ${portPolicy.error}`);
@@ -533,8 +574,11 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     throw new ConfigError(file, line, `server-cert and server-key must be given in pairs (${serverCert.length} certificates, ${serverKey.length} keys)`);
   }
   if (serverCert.length === 0) throw new ConfigError(file, 0, `no server-cert / server-key configured`);
+  const tunnel = readTunnelOptions(raw);
+  if (tunnel.problem) throw new ConfigError(file, tunnel.problem.line, tunnel.problem.reason);
   const certProblem = certOptionProblem(raw);
   if (certProblem) throw new ConfigError(file, certProblem.line, certProblem.reason);
+  const sessionStore = sessionStoreOf(raw, file);
 
   return {
     file,
@@ -554,6 +598,14 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     idleTimeout: num('idle-timeout', 0),
     mobileIdleTimeout: num('mobile-idle-timeout', 0),
     statsReportTime: num('stats-report-time', 360),
+    compression: bool('compression', false),
+    noCompressLimit: Math.max(64, num('no-compress-limit', 256)),
+    compressionAlgoPriority: all(raw, 'compression-algo-priority').map((e) => String(e.value)),
+    logLevel: num('log-level', 0),
+    serverStatsResetTime: num('server-stats-reset-time', 604800),
+    secModDbCleanupTime: num('sec-mod-db-cleanup-time', 0),
+    appendRoutes: bool('append-routes', false),
+    selectGroupByUrl: bool('select-group-by-url', false),
     denyRoaming: bool('deny-roaming', false),
     persistentCookies: bool('persistent-cookies', false),
     connectScript: str('connect-script'),
@@ -562,6 +614,11 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     listenHost: listen,
     udpListenHost: udpListen,
     listenProxyProto: bool('listen-proxy-proto', false),
+    listenNetns: netnsName(first<string>(raw, 'listen-netns'), file),
+    chrootDir: chrootDir(first<string>(raw, 'chroot-dir'), file),
+    netPriority: netPriorityOf(first<string>(raw, 'net-priority'), file),
+    outputBuffer: num('output-buffer', 0),
+    pingLeases: bool('ping-leases', false),
     serverDrainMs: num('server-drain-ms', 0),
     metricsListen: listenAddress(raw, 'metrics-listen', file),
     statusListen: listenAddress(raw, 'status-listen', file),
@@ -577,7 +634,8 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     tcpPort: num('tcp-port', 443),
     udpPort: num('udp-port', 0),
     dtlsPsk: bool('dtls-psk', true),
-    dtlsLegacy: bool('dtls-legacy', true),
+    // as ocserv: cisco-client-compat brings the legacy DTLS with it
+    dtlsLegacy: bool('dtls-legacy', true) || bool('cisco-client-compat', false),
     serverCert,
     serverKey,
     caCert: str('ca-cert'),
@@ -590,6 +648,7 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     maxClients: num('max-clients', 0),
     maxSameClients: num('max-same-clients', 0),
     clientsPerWorker: num('clients-per-worker', DEFAULT_CLIENTS_PER_WORKER),
+    workerMemoryLimit: num('worker-memory-limit', DEFAULT_WORKER_MEMORY_LIMIT),
     keepalive: num('keepalive', 32400),
     dpd: num('dpd', 90),
     mobileDpd: num('mobile-dpd', 1800),
@@ -630,8 +689,44 @@ export function buildConfig(raw: RawConfig, file: string): Config {
     restrictToPorts: portPolicy,
     rxDataPerSec: num('rx-data-per-sec', 0),
     txDataPerSec: num('tx-data-per-sec', 0),
+    ...(sessionStore ? { sessionStore } : {}),
+    tunnel: tunnel.options,
     raw,
   };
+}
+
+function sessionStoreOf(raw: RawConfig, file: string): SessionStoreConfig | undefined {
+  const url = first<string>(raw, 'session-store');
+  const others = ['session-store-password-file', 'session-store-ca-cert', 'session-store-prefix', 'cluster-node-name'] as const;
+  if (!url) {
+    const stray = others.map((k) => first<string>(raw, k)).find((e) => e !== undefined);
+    if (stray) throw new ConfigError(file, stray.line, 'this option needs session-store');
+    return undefined;
+  }
+  const [passwordFile, caCert, prefix, node] = others.map((k) => first<string>(raw, k)?.value);
+  const r = parseSessionStore({ url: url.value, passwordFile, caCert, prefix, node });
+  if ('error' in r) throw new ConfigError(file, first<string>(raw, r.option)?.line ?? url.line, `${r.option}: ${r.error}`);
+  return r;
+}
+
+/** listen-netns: a name `ip netns` knows, which names a file in /var/run/netns */
+function netnsName(e: { value: string; line: number } | undefined, file: string): string | undefined {
+  if (!e) return undefined;
+  if (e.value.includes('/') || e.value === '.' || e.value === '..') throw new ConfigError(file, e.line, `listen-netns: ${show(e.value)} is not a network namespace name`);
+  return e.value;
+}
+
+function chrootDir(e: { value: string; line: number } | undefined, file: string): string | undefined {
+  if (!e) return undefined;
+  if (!e.value.startsWith('/')) throw new ConfigError(file, e.line, `chroot-dir: ${show(e.value)} is not an absolute path`);
+  return e.value;
+}
+
+export function netPriorityOf(e: { value: string; line: number } | undefined, file: string): NetPriority | undefined {
+  if (!e) return undefined;
+  const r = parseNetPriority(e.value);
+  if (r && 'error' in r) throw new ConfigError(file, e.line, `net-priority: ${r.error}`);
+  return r;
 }
 
 export function loadConfig(file: string, warnings: ConfigWarning[] = []): Config {

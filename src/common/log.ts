@@ -8,13 +8,20 @@ export type Logger = pino.Logger;
 export type LogFormat = 'text' | 'json';
 
 /**
- * ocserv's -d levels mapped onto pino's: 0-2 info (what an operator needs), 3 debug,
- * 4 and above trace (HTTP and protocol detail).
+ * ocserv's levels (-d and log-level: 0 default, 1 basic, 2 info, 3 debug, 4 http, 5 packets,
+ * 8 sensitive, 9 TLS) mapped onto pino's: 0-2 info, 3 debug, 4 and above trace (HTTP and
+ * protocol detail). pino has nothing between info and warn for ocserv's "basic": ocserv-ts's
+ * info events are the logins, tunnels and refusals an operator reads at any of these levels.
  */
 export function levelFromDebug(debug: number): pino.Level {
   if (debug >= 4) return 'trace';
   if (debug >= 3) return 'debug';
   return 'info';
+}
+
+/** As ocserv: a -d on the command line (other than 0) wins over the file's log-level. */
+export function debugLevel(cliDebug: number, configLogLevel: number): number {
+  return cliDebug !== 0 ? cliDebug : configLogLevel;
 }
 
 /**

@@ -16,6 +16,7 @@ import { ConfigError, parseIPv4Net, parseIPv6Net, parseRouteValue, sessionRoutes
 import { lookupOption } from './config-schema';
 import { readConfigSyntax, show } from './config-syntax';
 import { parsePortPolicy, type PortPolicy } from './port-policy';
+import { parseNetPriority, type NetPriority } from './net-priority';
 import type { SessionAttributes } from '../secmod/auth/backend';
 
 /** What one file (or a group's and a user's together) sets; absent = not set there. */
@@ -56,6 +57,9 @@ export interface SessionConfig {
   denyRoaming?: boolean;
   restrictToRoutes?: boolean;
   restrictToPorts?: PortPolicy;
+  clientBypassProtocol?: boolean;
+  /** net-priority; 'none' (0x0): the sockets are left as they are, whatever the server's setting */
+  netPriority?: NetPriority | 'none';
 }
 
 export interface SessionConfigWarning { line: number; key: string; message: string }
@@ -70,7 +74,7 @@ export interface ParsedSessionConfig {
 
 type IntKey = 'mtu' | 'dpd' | 'mobileDpd' | 'keepalive' | 'idleTimeout' | 'mobileIdleTimeout' | 'sessionTimeout'
   | 'statsReportTime' | 'maxSameClients' | 'rxDataPerSec' | 'txDataPerSec';
-type BoolKey = 'noUdp' | 'tunnelAllDns' | 'denyRoaming' | 'restrictToRoutes';
+type BoolKey = 'noUdp' | 'tunnelAllDns' | 'denyRoaming' | 'restrictToRoutes' | 'clientBypassProtocol';
 
 const INTS: Record<string, IntKey> = {
   'mtu': 'mtu', 'dpd': 'dpd', 'mobile-dpd': 'mobileDpd', 'keepalive': 'keepalive', 'idle-timeout': 'idleTimeout',
@@ -79,15 +83,15 @@ const INTS: Record<string, IntKey> = {
 };
 const BOOLS: Record<string, BoolKey> = {
   'no-udp': 'noUdp', 'tunnel-all-dns': 'tunnelAllDns', 'deny-roaming': 'denyRoaming', 'restrict-user-to-routes': 'restrictToRoutes',
+  'client-bypass-protocol': 'clientBypassProtocol',
   // how ocserv's own reader spells it
   'tunnel_all_dns': 'tunnelAllDns',
 };
 const LISTS = ['route', 'no-route', 'iroute', 'dns', 'ipv4-dns', 'ipv6-dns', 'nbns', 'ipv4-nbns', 'ipv6-nbns', 'split-dns'];
-const OTHERS = ['explicit-ipv4', 'ipv4-network', 'ipv4-netmask', 'ipv6-network', 'explicit-ipv6', 'ipv6-subnet-prefix', 'hostname', 'restrict-user-to-ports'];
+const OTHERS = ['explicit-ipv4', 'ipv4-network', 'ipv4-netmask', 'ipv6-network', 'explicit-ipv6', 'ipv6-subnet-prefix', 'hostname', 'restrict-user-to-ports', 'net-priority'];
 /** ocserv takes these per user or group; ocserv-ts does not act on them */
 const NOT_ACTED: Record<string, string> = {
   'cgroup': 'cgroups are not supported (run the service in a systemd slice instead)',
-  'net-priority': 'socket priorities are not supported',
   'user-profile': 'client profiles are not supported',
 };
 
@@ -240,6 +244,12 @@ function applyOption(sc: SessionConfig, key: string, value: string, at: At): voi
       else sc.restrictToPorts = p;
       return;
     }
+    case 'net-priority': {
+      const p = parseNetPriority(value);
+      if (p && 'error' in p) bad(p.error);
+      else sc.netPriority = p ?? 'none';
+      return;
+    }
   }
 }
 
@@ -291,11 +301,15 @@ export interface EffectiveSession {
   tunnelAllDns: boolean;
   restrictToRoutes: boolean;
   restrictToPorts?: PortPolicy;
+  /** X-CSTP-Client-Bypass-Protocol */
+  clientBypassProtocol: boolean;
   /** bytes per second, 0 = no limit */
   rxDataPerSec: number;
   txDataPerSec: number;
   /** replaces the host name the client gave */
   hostname?: string;
+  /** net-priority of the client's TCP and UDP sockets; absent: left as they are */
+  netPriority?: NetPriority;
 }
 
 export interface ResolveOptions {
@@ -312,6 +326,11 @@ export function resolveSession(c: Config, sc: SessionConfig, attrs: SessionAttri
   if (attrs.routes?.length) routes = sessionRoutes(attrs.routes);
   else if (sc.defaultRoute) routes = [];
   else routes = sc.routes ?? c.routes;
+  // append-routes (as ocserv): the server's route and no-route lines follow the session's own
+  const own = routes;
+  if (c.appendRoutes && own !== c.routes && own.length > 0) routes = [...own, ...c.routes.filter((r) => !own.some((x) => sameNet(x, r)))];
+  const ownNo = sc.noRoutes ?? [];
+  const noRoutes = c.appendRoutes ? [...ownNo, ...c.noRoutes.filter((r) => !ownNo.some((x) => sameNet(x, r)))] : sc.noRoutes ?? c.noRoutes;
   const iroutes = sc.iroutes ?? [];
   // a tunnel taking all traffic already reaches the other clients' networks
   if (o.exposedIroutes?.length && routes.length > 0) {
@@ -326,7 +345,7 @@ export function resolveSession(c: Config, sc: SessionConfig, attrs: SessionAttri
   const mobileIdle = sc.mobileIdleTimeout ?? c.mobileIdleTimeout;
   return {
     routes,
-    noRoutes: sc.noRoutes ?? c.noRoutes,
+    noRoutes,
     iroutes,
     dns: attrs.dns?.length ? attrs.dns : sc.dns ?? c.dns,
     nbns: sc.nbns ?? c.nbns,
@@ -346,10 +365,13 @@ export function resolveSession(c: Config, sc: SessionConfig, attrs: SessionAttri
     // as ocserv: a client sending everything through the tunnel sends its DNS queries too
     tunnelAllDns: routes.length === 0 ? true : sc.tunnelAllDns ?? c.tunnelAllDns,
     restrictToRoutes: sc.restrictToRoutes ?? c.restrictToRoutes,
+    // ocserv 1.1.6 reads it in these files too (and then ignores it); here it applies
+    clientBypassProtocol: sc.clientBypassProtocol ?? c.tunnel?.clientBypassProtocol ?? false,
     restrictToPorts: sc.restrictToPorts ?? c.restrictToPorts,
     rxDataPerSec: sc.rxDataPerSec ?? c.rxDataPerSec,
     txDataPerSec: sc.txDataPerSec ?? c.txDataPerSec,
     hostname: sc.hostname,
+    netPriority: sc.netPriority === 'none' ? undefined : sc.netPriority ?? c.netPriority,
   };
 }
 

@@ -6,7 +6,7 @@
  * past the socket's permissions can speak it), so everything it sends is described by
  * validators and a bad message closes that control connection only.
  */
-import { bool, obj, str, uint, type Infer } from './validate';
+import { bool, obj, optional, str, uint, type Infer } from './validate';
 
 /** Where occtl-ts and main meet unless ocserv.conf says otherwise (`occtl-socket-file`). */
 export const DEFAULT_OCCTL_SOCKET = '/run/ocserv-ts-occtl.socket';
@@ -23,7 +23,8 @@ const sid = obj({ sid: str(64) });
 
 export const ctlToMain = {
   'ctl.status': none,
-  'ctl.users': none,
+  /** cluster: the users of every server of the cluster (occtl-ts show cluster users) */
+  'ctl.users': obj({ cluster: optional(bool) }),
   'ctl.user': name,
   'ctl.id': id,
   'ctl.sessions': obj({ all: bool }),
@@ -44,6 +45,8 @@ export type CtlToMain = { [K in keyof typeof ctlToMain]: Infer<(typeof ctlToMain
 
 /** One connected user, with the facts ocserv's occtl prints for it. Times are epoch ms. */
 export interface UserInfo {
+  /** in a cluster: the server the user is connected through (cluster-node-name) */
+  node?: string;
   id: number;
   workerPid: number;
   username: string;

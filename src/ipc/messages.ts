@@ -51,6 +51,20 @@ export interface SessionParams {
   hostname?: string;
   /** per-session limits the worker applies to the traffic; absent: none */
   limits?: SessionLimits;
+  /** client-bypass-protocol (per user or group, else the server's); absent: the server's */
+  clientBypassProtocol?: boolean;
+  /** net-priority and output-buffer for the client's TCP socket, set when the tunnel starts; absent: none */
+  socket?: SocketTuning;
+}
+
+/** Socket options of a client's connection (src/main/socket-tuning.ts); absent fields are left alone. */
+export interface SocketTuning {
+  /** SO_PRIORITY */
+  priority?: number;
+  /** IP_TOS (and IPV6_TCLASS on IPv6 sockets) */
+  tos?: number;
+  /** SO_SNDBUF in bytes, as set (the kernel doubles it) */
+  sndbuf?: number;
 }
 
 /** What the tunnel data path enforces for one session (src/worker/packet-filter.ts, rate-limit.ts). */
@@ -80,6 +94,13 @@ export interface WorkerConfig {
   dtlsLegacy: boolean;
   /** isolate-workers: a seccomp filter confines the worker to the system calls it needs */
   isolateWorkers?: boolean;
+  /** switch-to-tcp-timeout, try-mtu-discovery, rekey-*, proxy-url, ... (src/worker/tunnel-options.ts); absent: ocserv's defaults */
+  tunnel?: import('../worker/tunnel-options').TunnelOptions;
+  /**
+   * chroot-dir: the worker was started as root; once initialised it chroots to `dir` and
+   * becomes uid/gid (run-as-user, run-as-group) for good (src/worker/sandbox.ts)
+   */
+  confine?: { dir: string; uid: number; gid: number };
   /**
    * Set when an auth or enable-auth method is 'certificate': the TLS handshake asks for a
    * client certificate, and these say where user and groups are in it (cert-user-oid,
@@ -96,6 +117,10 @@ export interface WorkerConfig {
   preLoginBanner?: string;
   /** ocsp-response, read by main: a DER OCSP response stapled when the client asks */
   ocsp?: Uint8Array;
+  /** compression = true: priorities and no-compress-limit (src/worker/compression.ts); absent: off */
+  compression?: import('../worker/compression').CompressionConfig;
+  /** select-group-by-url: a login's first POST to /NAME asks for group NAME (src/worker/http-auth.ts) */
+  selectGroupByUrl?: boolean;
 }
 
 /**
@@ -220,6 +245,8 @@ export const workerToSecmod = {
     userAgent: str(512),
     username: optional(str(256)),
     groupname: optional(str(256)),
+    /** select-group-by-url: groupname came from the URL, so the forms offer no group list */
+    groupFromUrl: optional(bool),
     /** what the worker's TLS handshake verified of a client certificate (auth = "certificate") */
     cert: optional(obj({ username: optional(str(256)), groups: array(str(256), 32) })),
   }),

@@ -9,6 +9,7 @@ import { ServerStats } from './server-stats';
 import type { SessionTable } from './sessions';
 import type { SecmodToMain } from '../ipc/messages';
 import type { WorkerPool } from './workers';
+import type { Cluster } from './cluster/cluster';
 
 /** What the administrator's side of main needs from MainServer. */
 export interface AdminHooks {
@@ -19,6 +20,8 @@ export interface AdminHooks {
   sessions: SessionTable;
   workers(): WorkerPool | undefined;
   secmod: SecmodProcess;
+  /** session-store: the cluster this server is part of */
+  cluster(): Cluster | undefined;
   /** throws when the certificates and keys of a new configuration cannot be used */
   checkTls(c: Config): void;
   /** hands new workers the certificates of `c`; keyBase from sec-mod's reload */
@@ -32,7 +35,9 @@ export interface AdminHooks {
 const RESTART_ONLY: Array<keyof Config> = [
   'listenHost', 'tcpPort', 'udpPort', 'runAsUser', 'runAsGroup', 'socketFile', 'pidFile', 'useOcctl', 'occtlSocketFile',
   'occtlGroup', 'ipv4', 'device', 'clientsPerWorker', 'predictableIps', 'udpListenHost', 'tlsPriorities', 'dhParams',
-  'metricsListen', 'statusListen',
+  'metricsListen', 'statusListen', 'sessionStore', 'listenNetns', 'chrootDir',
+  // ocserv reads these once (its permanent configuration)
+  'logLevel', 'serverStatsResetTime',
 ];
 
 const BAN_CLEANUP_MS = 60_000;
@@ -51,12 +56,14 @@ export class Admin {
 
   constructor(private readonly h: AdminHooks) {
     this.bans = new BanList(banSettingsOf(h.config()), h.log);
+    this.stats.resetAfterS = h.config().serverStatsResetTime;
     this.service = new ControlService({
       log: h.log,
       config: h.config,
       sessions: h.sessions,
       workers: h.workers,
       secmod: h.secmod,
+      cluster: h.cluster,
       bans: this.bans,
       stats: this.stats,
       reload: () => this.reload(),
@@ -151,6 +158,7 @@ export class Admin {
       dpd: next.dpd,
       mobileDpd: next.mobileDpd,
       banner: next.banner,
+      tunnel: next.tunnel,
       ...facing,
     });
     this.h.log.info({ config: current.file }, 'configuration reloaded; new sessions use it');

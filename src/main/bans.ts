@@ -23,6 +23,8 @@ export class BanList {
   private readonly entries = new Map<string, Entry>();
   /** told of each address that becomes banned (the metrics count bans) */
   onBan?: (ip: string) => void;
+  /** told of the points each address earns (a cluster adds them up in its store: cluster/ban-sync.ts) */
+  onPoints?: (key: string, points: number) => void;
 
   constructor(private settings: BanSettings, private readonly log: Logger, private readonly now: () => number = Date.now) {}
 
@@ -50,6 +52,7 @@ export class BanList {
     if (!wasBanned) e.expires = now + s.minReauthTime * 1000;
     e.score += points;
     const banned = e.score >= s.maxBanScore;
+    this.onPoints?.(key, points);
     if (banned && !wasBanned) {
       this.log.info({ ip: key, score: e.score, until: new Date(e.expires).toISOString() }, 'IP added to the ban list');
       this.onBan?.(key);
@@ -65,6 +68,17 @@ export class BanList {
     if (!e || this.now() > e.expires || e.score < this.settings.maxBanScore) return false;
     this.log.info({ ip }, 'rejected connection from banned IP');
     return true;
+  }
+
+  /** The cluster's view of an address (its score summed over all servers), taken over as ours. */
+  adopt(key: string, score: number, lastReset: number, expires: number): void {
+    const e = this.entries.get(key);
+    const wasBanned = e !== undefined && e.score >= this.settings.maxBanScore && e.expires > this.now();
+    this.entries.set(key, { ip: key, score, lastReset, expires });
+    if (!wasBanned && this.enabled && score >= this.settings.maxBanScore && expires > this.now()) {
+      this.log.info({ ip: key, score, until: new Date(expires).toISOString() }, 'IP added to the ban list (its score summed over the cluster)');
+      this.onBan?.(key);
+    }
   }
 
   unban(ip: string): boolean {

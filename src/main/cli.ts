@@ -19,7 +19,8 @@ OpenConnect/AnyConnect-compatible VPN server (ocserv-compatible configuration).
   -c, --config FILE     configuration file (ocserv.conf syntax; default /etc/ocserv-ts/ocserv.conf;
                         without one, a demo setup is created under /var/lib/ocserv-ts)
   -f, --foreground      do not fork into the background
-  -d, --debug LEVEL     log verbosity as in ocserv (0-9; 3 debug, 4+ protocol detail)
+  -d, --debug LEVEL     log verbosity as in ocserv (0-9; 3 debug, 4+ protocol detail);
+                        overrides log-level in the configuration
   -p, --pid-file FILE   write the main process id to FILE
       --log-format FMT  json (one JSON object per line) or text; default: text on a
                         terminal, json otherwise (journald, files)

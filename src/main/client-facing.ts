@@ -5,13 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/log';
 import { DEFAULT_TLS_POLICY, tlsPolicy, type TlsPolicy } from '../common/tls-priorities';
 import type { TlsMaterial, WorkerConfig } from '../ipc/messages';
 import { policyOptions } from '../worker/tls-context';
+import { compressionConfig } from '../worker/compression';
 
 export class ClientFacingError extends Error { override name = 'ClientFacingError'; }
 
@@ -121,18 +122,27 @@ export function readProfile(c: Config): WorkerConfig['profile'] {
   try {
     xml = readFileSync(c.userProfile);
   } catch (err) {
-    throw new ClientFacingError(`user-profile ${c.userProfile}: ${(err as Error).message}`);
+    // as ocserv: with chroot-dir, a path that is not there names a file inside that directory
+    const inChroot = c.chrootDir ? join(c.chrootDir, c.userProfile) : undefined;
+    try {
+      if (!inChroot) throw err;
+      xml = readFileSync(inChroot);
+    } catch {
+      throw new ClientFacingError(`user-profile ${c.userProfile}: ${(err as Error).message}${inChroot ? ` (nor is there ${inChroot})` : ''}`);
+    }
   }
   return { name: basename(c.userProfile), xml: xml.toString('utf8'), sha1: createHash('sha1').update(xml).digest('hex').toUpperCase() };
 }
 
 /** The worker settings of this module (all of them change on reload). Throws ClientFacingError. */
-export function clientFacing(c: Config, log: Logger): Pick<WorkerConfig, 'camouflage' | 'customHeaders' | 'profile' | 'preLoginBanner' | 'ocsp'> {
+export function clientFacing(c: Config, log: Logger): Pick<WorkerConfig, 'camouflage' | 'customHeaders' | 'profile' | 'preLoginBanner' | 'ocsp' | 'compression' | 'selectGroupByUrl'> {
   return {
     camouflage: c.camouflage && c.camouflageSecret ? { secret: c.camouflageSecret, realm: c.camouflageRealm } : undefined,
     customHeaders: c.customHeaders,
     profile: readProfile(c),
     preLoginBanner: c.preLoginBanner,
     ocsp: readOcsp(c, log),
+    compression: compressionConfig(c, log),
+    selectGroupByUrl: c.selectGroupByUrl,
   };
 }

@@ -13,6 +13,7 @@ import { terminateSession } from './terminate';
 import { tunCounters, tunMtu } from './tun-stats';
 import { maxStats, snapshotOf, userInfo, type SessionSnapshot } from './user-info';
 import type { WorkerPool } from './workers';
+import type { Cluster } from './cluster/cluster';
 
 /** The parts of main the control service reads and acts on. */
 export interface ControlContext {
@@ -21,6 +22,8 @@ export interface ControlContext {
   sessions: SessionTable;
   workers(): WorkerPool | undefined;
   secmod: SecmodProcess;
+  /** session-store: the other servers, for the cluster-wide commands */
+  cluster(): Cluster | undefined;
   bans: BanList;
   stats: ServerStats;
   reload(): Promise<{ ok: boolean; message?: string }>;
@@ -46,6 +49,7 @@ export class ControlService {
 
   constructor(private readonly c: ControlContext) {
     this.unlisten = c.sessions.listen({ added: (s) => this.added(s), removed: (s, end) => this.removed(s, end) });
+    this.clusterAnswers();
     c.secmod.onChannel((ch) => {
       ch.on('auth.failed', ({ remoteAddr, why }) => {
         c.stats.loginFailed(why);
@@ -71,7 +75,8 @@ export class ControlService {
     });
     const handlers = {
       'ctl.status': async (_b: unknown, ctx: Ctx) => ctx.reply('ctl.status.reply', await this.status()),
-      'ctl.users': async (_b: unknown, ctx: Ctx, ch: ControlChannel) => sendList(ch, ctx, await this.users(() => true)),
+      'ctl.users': async ({ cluster }: { cluster?: boolean }, ctx: Ctx, ch: ControlChannel) =>
+        sendList(ch, ctx, cluster ? await this.clusterUsers() : await this.users(() => true)),
       'ctl.user': async ({ name }: { name: string }, ctx: Ctx, ch: ControlChannel) => sendList(ch, ctx, await this.users((s) => s.username === name)),
       'ctl.id': async ({ id }: { id: number }, ctx: Ctx, ch: ControlChannel) => sendList(ch, ctx, await this.users((s) => s.sessionId === id)),
       'ctl.sessions': async ({ all }: { all: boolean }, ctx: Ctx, ch: ControlChannel) => {
@@ -83,12 +88,18 @@ export class ControlService {
         sendList(ch, ctx, list);
       },
       'ctl.bans': (_b: unknown, ctx: Ctx, ch: ControlChannel) => sendList(ch, ctx, this.c.bans.list()),
-      'ctl.unban': ({ ip }: { ip: string }, ctx: Ctx) => ctx.reply('ctl.result', { ok: this.c.bans.unban(ip) }),
-      'ctl.disconnect.user': ({ name }: { name: string }, ctx: Ctx) => {
-        const hit = [...this.c.sessions.all()].filter((s) => s.username === name);
-        this.c.log.info({ user: name, sessions: hit.length }, 'occtl: disconnect user');
-        for (const s of hit) this.terminate(s, ADMIN_REASON);
-        ctx.reply('ctl.result', { ok: hit.length > 0 });
+      'ctl.unban': ({ ip }: { ip: string }, ctx: Ctx) => {
+        const cluster = this.c.cluster();
+        // in a cluster the score is shared: the address is free wherever it connects
+        cluster?.unban(ip);
+        ctx.reply('ctl.result', { ok: this.c.bans.unban(ip) || cluster !== undefined });
+      },
+      'ctl.disconnect.user': async ({ name }: { name: string }, ctx: Ctx) => {
+        const here = this.disconnectUser(name);
+        // a user's cookie is valid on every server: so is the disconnection
+        const there = await this.c.cluster()?.bus.rpc('disconnect-user', { name }) ?? [];
+        const total = here + there.reduce((n, r) => n + (r.count ?? 0), 0);
+        ctx.reply('ctl.result', { ok: total > 0 });
       },
       'ctl.disconnect.id': ({ id }: { id: number }, ctx: Ctx) => {
         const s = this.c.sessions.get(id);
@@ -197,7 +208,8 @@ export class ControlService {
   }
 
   private async status(): Promise<StatusInfo> {
-    const st = this.c.stats;
+    // a new statistics period may have begun (server-stats-reset-time)
+    const st = this.c.stats.current();
     const cfg = this.c.config();
     let rx = st.rxBytes;
     let tx = st.txBytes;
@@ -221,12 +233,12 @@ export class ControlService {
       startedAt: st.startedAt,
       lastReset: st.lastReset,
       activeSessions: this.c.sessions.size,
-      totalSessions: st.sessionsClosed,
+      totalSessions: st.totalSessionsClosed,
       sessionsHandled: st.sessionsClosed,
       timedOut: st.timedOut,
       idleTimedOut: st.idleTimedOut,
       closedByError: st.closedByError,
-      totalAuthFailures: st.authFailures,
+      totalAuthFailures: st.totalAuthFailures,
       authFailures: st.authFailures,
       bannedIps: this.c.bans.bannedCount(),
       secmodEntries,
@@ -274,11 +286,44 @@ export class ControlService {
     const live = [...this.c.sessions.all()].filter((s) => s.sid === sid);
     this.c.log.info({ sid, tunnels: live.length }, 'occtl: terminate session');
     for (const s of live) this.terminate(s, 'session terminated by the administrator');
-    return { ok: dropped > 0 || live.length > 0 };
+    const there = await this.c.cluster()?.bus.rpc('terminate-sid', { sid }) ?? [];
+    return { ok: dropped > 0 || live.length > 0 || there.some((r) => (r.count ?? 0) > 0) };
   }
 
   private terminate(s: MainSession, reason: string): void {
     terminateSession(this.c, s, reason, 'admin-reset');
+  }
+
+  private disconnectUser(name: string): number {
+    const hit = [...this.c.sessions.all()].filter((s) => s.username === name);
+    this.c.log.info({ user: name, sessions: hit.length }, 'occtl: disconnect user');
+    for (const s of hit) this.terminate(s, ADMIN_REASON);
+    return hit.length;
+  }
+
+  /** This server's users, then every other living server's, each marked with its server. */
+  private async clusterUsers(): Promise<UserInfo[]> {
+    const cluster = this.c.cluster();
+    const mine = (await this.users(() => true)).map((u) => ({ ...u, node: cluster?.node ?? '' }));
+    if (!cluster) return mine;
+    const others = await cluster.bus.rpc('users');
+    return [...mine, ...others.flatMap((r) => (r.users ?? []).map((u) => ({ ...u, node: r.from })))];
+  }
+
+  /** What the other servers of a cluster may ask of this one. */
+  private clusterAnswers(): void {
+    const cluster = this.c.cluster();
+    if (!cluster) return;
+    cluster.bus.answer('users', async () => ({ users: await this.users(() => true) }));
+    cluster.bus.answer('disconnect-user', async ({ name, from }) => {
+      this.c.log.info({ user: name, server: from }, 'disconnect user asked by another server of the cluster');
+      return { count: name === undefined ? 0 : this.disconnectUser(name) };
+    });
+    cluster.bus.answer('terminate-sid', async ({ sid }) => {
+      const live = [...this.c.sessions.all()].filter((s) => s.sid === sid);
+      for (const s of live) this.terminate(s, 'session terminated by the administrator');
+      return { count: live.length };
+    });
   }
 }
 

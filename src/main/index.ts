@@ -6,7 +6,7 @@ import { existsSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config, type ConfigWarning } from '../common/config';
-import { createLogger, defaultLogFormat, levelFromDebug, logCrashes, type Logger } from '../common/log';
+import { createLogger, debugLevel, defaultLogFormat, levelFromDebug, logCrashes, type Logger } from '../common/log';
 import { ensureDefaultState, openconnectCommand } from './bootstrap';
 import { parseCli, USAGE, type CliOptions } from './cli';
 import { configSummary, errorLines } from './config-report';
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   // The server logs from here on (the configuration's warnings too), in one format for main,
   // sec-mod and the workers, which share its stderr (childEnvironment passes the choice on).
   // -t is a report for a person and keeps plain lines.
-  const level = levelFromDebug(cli.debug);
+  let level = levelFromDebug(cli.debug);
   process.env.OCSERV_TS_LOG_FORMAT = cli.logFormat ?? defaultLogFormat();
   const serverLog = cli.testConfig ? undefined : createLogger('main', level);
   if (serverLog) logCrashes(serverLog);
@@ -118,6 +118,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const { config } = loaded;
+  // log-level from the file, unless -d said otherwise; sec-mod and workers get it from childEnvironment
+  level = levelFromDebug(debugLevel(cli.debug, config.logLevel));
+  if (serverLog) serverLog.level = level;
   if (cli.testConfig) {
     process.stdout.write(`${configSummary(config, loaded.warnings).join('\n')}\n`);
     return;

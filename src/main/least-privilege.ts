@@ -1,7 +1,8 @@
 /**
  * After start-up main keeps only the capabilities it still uses, and shrinks the bounding
  * set to them so that sec-mod, which main (re)starts as root, can hold no more either.
- * Workers get none at all: they are started with setuid to run-as-user.
+ * Workers get none at all: they are started with setuid to run-as-user. The drop covers
+ * every thread of main (capsLimit), so fs work on libuv's threadpool is limited too.
  */
 import type { Logger } from '../common/log';
 import { capsLimit } from '../native';
@@ -17,10 +18,26 @@ export const KEPT_CAPABILITIES: Record<string, { cap: number; why: string }> = {
   CAP_AUDIT_WRITE: { cap: 29, why: 'PAM modules in sec-mod that write audit records' },
 };
 
-export function dropCapabilities(log: Logger): void {
+/** Kept only when the configuration needs them. */
+export const OPTIONAL_CAPABILITIES = {
+  CAP_SYS_CHROOT: { cap: 18, why: 'chroot-dir: workers start as root and chroot themselves before becoming run-as-user' },
+  CAP_NET_RAW: { cap: 13, why: 'ping-leases: an ICMP echo request to an address before it is leased' },
+} as const;
+
+/** What main keeps for this configuration. */
+export function keptCapabilities(c: { chrootDir?: string; pingLeases?: boolean } = {}): Record<string, { cap: number; why: string }> {
+  return {
+    ...KEPT_CAPABILITIES,
+    ...(c.chrootDir ? { CAP_SYS_CHROOT: OPTIONAL_CAPABILITIES.CAP_SYS_CHROOT } : {}),
+    ...(c.pingLeases ? { CAP_NET_RAW: OPTIONAL_CAPABILITIES.CAP_NET_RAW } : {}),
+  };
+}
+
+export function dropCapabilities(log: Logger, c?: { chrootDir?: string; pingLeases?: boolean }): void {
+  const kept = keptCapabilities(c);
   try {
-    capsLimit(Object.values(KEPT_CAPABILITIES).map((k) => k.cap));
-    log.debug({ kept: Object.keys(KEPT_CAPABILITIES) }, 'capabilities main no longer needs are dropped');
+    capsLimit(Object.values(kept).map((k) => k.cap));
+    log.debug({ kept: Object.keys(kept) }, 'capabilities main no longer needs are dropped');
   } catch (err) {
     // e.g. a container that did not grant CAP_SETPCAP: run on, but say so
     log.warn({ err: (err as Error).message }, 'cannot drop the capabilities main no longer needs');

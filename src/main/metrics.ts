@@ -59,6 +59,7 @@ export class Metrics {
   private readonly packets: FollowedCounter<'direction'>;
   private readonly groupBytes: FollowedCounter<'group' | 'direction'>;
   private readonly groupPackets: FollowedCounter<'group' | 'direction'>;
+  private readonly workersReplaced: FollowedCounter<'reason'>;
   private readonly secmodGauges: { up: Gauge; inProgress: Gauge; cookies: Gauge; answer: Gauge };
 
   constructor(private readonly src: MetricsSources, listen?: ListenAddress) {
@@ -115,6 +116,11 @@ export class Metrics {
       name: 'ocserv_workers', help: 'Worker processes running (spares included).', registers,
       collect() { this.set(src.workers()?.size ?? 0); },
     });
+    this.workersReplaced = new FollowedCounter(new Counter({
+      name: 'ocserv_workers_replaced_total',
+      help: 'Workers main killed and replaced since start, by reason (memory: over worker-memory-limit); their clients reconnect.',
+      labelNames: ['reason'], registers,
+    }));
 
     const traffic = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers });
     this.bytes = new FollowedCounter(traffic('ocserv_traffic_bytes_total', 'Tunnel bytes since start: in from clients, out to clients.', ['direction']) as Counter<'direction'>);
@@ -165,6 +171,7 @@ export class Metrics {
       this.groupPackets.follow({ group, direction: 'in' }, g.rxPackets);
       this.groupPackets.follow({ group, direction: 'out' }, g.txPackets);
     }
+    this.workersReplaced.follow({ reason: 'memory' }, this.src.workers()?.replacements.get('memory') ?? 0);
     await this.askSecmod();
     return this.registry.metrics();
   }

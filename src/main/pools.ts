@@ -54,7 +54,12 @@ export class LeasePools {
     return preferred.allocateExact(ip);
   }
 
+  /** The pool a lease came from. */
+  of(lease: Lease): Ipv4Pool | undefined {
+    return this.pools.get(key(lease.network, lease.prefix));
+  }
+
   release(lease: Lease): void {
-    this.pools.get(key(lease.network, lease.prefix))?.release(lease.remote);
+    this.of(lease)?.release(lease.remote);
   }
 }

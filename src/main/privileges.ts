@@ -55,3 +55,17 @@ export function checkCodeReadable(rootDir: string, files: string[], who: RunAs):
     if (!allows(p, who, 'r')) throw new Error(`workers run as '${who.user}', who cannot read ${p}`);
   }
 }
+
+/**
+ * chroot-dir must be a directory now: a worker that cannot chroot exits before serving
+ * anyone, and would do so again for every worker started.
+ */
+export function checkChrootDir(dir: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (err) {
+    throw new Error(`chroot-dir ${dir}: ${(err as Error).message}`);
+  }
+  if (!isDir) throw new Error(`chroot-dir ${dir} is not a directory`);
+}

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Config, Route } from '../common/config';
+import type { SocketTuning } from '../ipc/messages';
 import { resolveSession, type EffectiveSession } from '../common/session-config';
 import type { Logger } from '../common/log';
 import { zeroStats, type SecmodToMain, type SessionLimits, type SessionParams, type SessionStats, type TerminateCause, type TlsMaterial, type WorkerConfig } from '../ipc/messages';
@@ -31,8 +32,16 @@ import { provePeer } from '../ipc/peer-proof';
 import { checkServerKeys } from './key-check';
 import { linkKeys } from './key-links';
 import { dropCapabilities } from './least-privilege';
+import { ListenNamespace } from './listen-netns';
+import { answersPing, unansweredLease } from './lease-ping';
+import { checkChrootDir } from './privileges';
+import { CLIENT_LINK_OVERHEAD, applySocketTuning, linkMtu, tcpTuning, udpTuning } from '../common/socket-tuning';
 import type { InheritedSockets } from './systemd';
 import { startOperations, type Operations } from './operations';
+import { Cluster } from './cluster/cluster';
+import { LOCAL_CLAIMS, type LeaseClaims } from './cluster/lease-claims';
+import { leaseClaimed, v6Key } from './cluster/claim-addresses';
+import { banSettingsOf } from './bans';
 
 export interface MainServerOptions {
   config: Config;
@@ -119,6 +128,14 @@ export class MainServer {
   private readonly keyIsolation: boolean;
   private readonly timers: SessionTimers;
   private readonly scripts: Scripts;
+  /** session-store: the servers this one shares sessions, addresses and bans with */
+  private cluster?: Cluster;
+  private claims: LeaseClaims = LOCAL_CLAIMS;
+  /** net-priority, output-buffer: what each session's UDP socket is set to when main makes it */
+  private readonly udpTunings = new WeakMap<MainSession, SocketTuning>();
+  /** ping-leases: does some host answer on this address? */
+  private readonly probe = (ip: string) => answersPing(ip, undefined, (err) =>
+    this.log.error({ ip, err: err.message }, 'ping-leases: cannot ping the address; leasing it anyway'));
 
   constructor(private readonly o: MainServerOptions) {
     this.log = o.log;
@@ -146,10 +163,26 @@ export class MainServer {
     // as ocserv: either family will do (IPv6-only serves clients with ipv6-network alone)
     if (!c.ipv4 && !c.ipv6) throw new Error(`${c.file}: no ipv4-network or ipv6-network configured; clients need addresses`);
     checkServerKeys(c, this.o.runAs, this.log);
+    if (c.chrootDir) checkChrootDir(c.chrootDir);
+    // before any process starts: a namespace that is not there stops the server at once
+    if (c.listenNetns && !this.o.listenFds) this.listenNs = ListenNamespace.open(c.listenNetns);
     // Key isolation (issue 4): workers get the certificates only; sec-mod reads the keys.
     this.tlsExtras = tlsSettings(c, this.log);
     const tls = this.tlsMaterial(c, 0);
     this.tlsInUse = JSON.stringify(tls);
+    if (c.sessionStore) {
+      this.cluster = await Cluster.start(c.sessionStore, this.log);
+      this.claims = this.cluster.claims;
+      // the session's tunnel moved to another server: this one's gives way
+      this.cluster.bus.on('replace', ({ sid, from }) => {
+        for (const s of [...this.sessions.all()]) {
+          if (s.sid === sid) {
+            this.log.info({ user: s.username, sid, server: from }, 'the session reconnected through another server of the cluster');
+            this.replaceSession(s);
+          }
+        }
+      });
+    }
     await this.secmod.start();
     const workerConfig: WorkerConfig = {
       authTimeout: c.authTimeout,
@@ -164,7 +197,10 @@ export class MainServer {
       udpPort: this.o.listenFds ? (this.o.listenFds.udp[0]?.port ?? 0) : c.udpPort,
       dtlsPsk: c.dtlsPsk,
       dtlsLegacy: c.dtlsLegacy,
+      tunnel: c.tunnel,
       isolateWorkers: c.isolateWorkers,
+      // chroot-dir: only root can chroot, so workers start as root and become run-as-user themselves
+      confine: c.chrootDir ? { dir: c.chrootDir, uid: this.o.runAs.uid, gid: this.o.runAs.gid } : undefined,
       clientCert: [...c.auth, ...c.enableAuth].some((m) => m.type === 'certificate')
         ? { userOid: c.certUserOid, groupOid: c.certGroupOid }
         : undefined,
@@ -172,7 +208,7 @@ export class MainServer {
     };
     this.workers = new WorkerPool({
       script: this.o.workerScript,
-      runAs: this.o.runAs,
+      runAs: c.chrootDir ? { ...this.o.runAs, uid: 0, gid: 0 } : this.o.runAs,
       clientsPerWorker: c.clientsPerWorker,
       // one process per client: two spares hide process start-up; shared: a worker per core
       idle: c.clientsPerWorker === 1 ? 2 : Math.min(8, Math.max(2, availableParallelism())),
@@ -182,9 +218,12 @@ export class MainServer {
       attachToSecmod: (workerId, fd) => this.secmod.channel?.send('worker.attach', { workerId }, [fd]),
       setup: (w) => this.setupWorker(w),
       onExit: (w, why) => this.workerGone(w, why),
+      memoryLimitMiB: () => this.config.workerMemoryLimit,
+      sessionsOf: (w) => this.sessions.ofWorker(w.id).length,
     });
     this.workers.start();
     this.startAdmin();
+    this.cluster?.shareBans(this.admin!.bans, () => banSettingsOf(this.config));
     this.timers.start();
     await this.listen();
     this.ops = await startOperations({
@@ -192,7 +231,7 @@ export class MainServer {
     });
     const count = () => this.o.onSessionCount?.(this.sessions.size);
     this.sessions.listen({ added: count, removed: count });
-    dropCapabilities(this.log);
+    dropCapabilities(this.log, c);
   }
 
   /** Key isolation (issue 4): workers get the certificates only; sec-mod reads the keys. */
@@ -232,17 +271,19 @@ export class MainServer {
     const c = this.config;
     this.pacer = new AcceptPacer(() => this.config.rateLimitMs, (s) => this.accept(s), this.log);
     if (this.o.listenFds) return this.adopt(this.o.listenFds);
+    // listen-netns: the sockets are made in that namespace and then served as inherited ones
+    const ns = this.listenNs;
     const tcpHosts = await listenAddresses(c.listenHost, 'listen-host') ?? [undefined];
-    const tcpUp = await bindAll(tcpHosts, (host) => this.listenTcp(host), (host, err) =>
+    const tcpUp = await bindAll(tcpHosts, (host) => this.listenTcp(host, ns?.tcp(host, c.tcpPort)), (host, err) =>
       this.log.error({ host, port: c.tcpPort, err: err.message }, 'cannot listen on this address; skipped'));
     let udpUp: (string | undefined)[] = [];
     if (c.udpPort !== 0) {
       const udpHosts = await listenAddresses(c.udpListenHost ?? c.listenHost, c.udpListenHost ? 'udp-listen-host' : 'listen-host') ?? [undefined];
-      udpUp = await bindAll(udpHosts, (host) => this.listenUdp(host), (host, err) =>
+      udpUp = await bindAll(udpHosts, (host) => this.listenUdp(host, ns && { fd: ns.udp(host, c.udpPort), port: c.udpPort }), (host, err) =>
         this.log.error({ host, port: c.udpPort, err: err.message }, 'cannot bind UDP on this address; skipped'));
     }
     const shown = (hosts: (string | undefined)[]) => hosts.map((h) => h ?? '*').join(', ');
-    this.log.info({ tcp: c.tcpPort, udp: c.udpPort, host: shown(tcpUp), ...(c.udpPort ? { udpHost: shown(udpUp) } : {}) }, 'listening');
+    this.log.info({ tcp: c.tcpPort, udp: c.udpPort, host: shown(tcpUp), ...(c.udpPort ? { udpHost: shown(udpUp) } : {}), ...(ns ? { netns: ns.name } : {}) }, 'listening');
   }
 
   /**
@@ -250,13 +291,17 @@ export class MainServer {
    * and udp-port. A UDP socket passed in serves DTLS even if udp-port is 0.
    */
   private async adopt(fds: InheritedSockets): Promise<void> {
+    if (this.config.listenNetns) this.log.warn({ netns: this.config.listenNetns }, 'listen-netns is ignored: the sockets systemd passed are used as they are');
     for (const s of fds.tcp) await this.listenTcp(s.address, s.fd);
     for (const s of fds.udp) await this.listenUdp(s.address, s);
     const shown = (l: InheritedSockets['tcp']) => l.map((s) => `${s.address.includes(':') ? `[${s.address}]` : s.address}:${s.port}`).join(', ');
     this.log.info({ tcp: shown(fds.tcp), udp: shown(fds.udp) || 'none (no DTLS)', from: 'systemd' }, 'listening on the sockets systemd passed');
   }
 
-  /** `fd`: a listening socket systemd passed, taken instead of binding */
+  /** listen-netns: the namespace the client-facing sockets are made in */
+  private listenNs?: ListenNamespace;
+
+  /** `fd`: a listening socket systemd passed (or made in listen-netns), taken instead of binding */
   private listenTcp(host: string | undefined, fd?: number): Promise<void> {
     const tcp = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.pacer!.accept(s));
     return new Promise<void>((resolve, reject) => {
@@ -270,7 +315,7 @@ export class MainServer {
     });
   }
 
-  /** `inherited`: a UDP socket systemd passed, taken instead of binding */
+  /** `inherited`: a UDP socket systemd passed (or made in listen-netns), taken instead of binding */
   private listenUdp(host: string | undefined, inherited?: { fd: number; port: number }): Promise<void> {
     const port = inherited?.port ?? this.config.udpPort;
     const udp = createSocket({ type: host?.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
@@ -278,11 +323,14 @@ export class MainServer {
       localHost: host ?? '0.0.0.0',
       port,
       log: this.log,
+      netns: inherited ? this.listenNs?.handle : undefined,
       find: (dtlsId) => {
         const s = this.sessions.byDtls(dtlsId);
         const w = s && this.workers.get(s.workerId);
         if (!s || !w) return undefined;
         return (fd, datagram) => {
+          const untuned = applySocketTuning(fd, this.udpTunings.get(s));
+          if (untuned.length) this.log.debug({ ip: s.remoteAddr, failed: untuned }, 'cannot tune the UDP socket');
           w.channel.send('dtls.new', { sessionId: s.sessionId, datagram }, [fd]);
           closeFd(fd);
         };
@@ -429,8 +477,39 @@ export class MainServer {
     const tunMtu = Math.max(576, Math.min(eff.mtu ?? 65535, mtu));
     const addrs = this.addresses;
     const again6 = previous?.lease6 ? { address: previous.lease6.remote, prefix: previous.lease6.prefix } : reply.lastIpv6;
-    const got = addrs.lease(eff, { username: reply.username, again: { v4: previous?.lease?.remote ?? reply.lastIpv4, v6: again6 }, wantsIpv6, mtu: tunMtu });
+    const again4 = previous?.lease?.remote ?? reply.lastIpv4;
+    let got;
+    try {
+      got = await leaseClaimed(addrs, this.claims, eff, { username: reply.username, again: { v4: again4, v6: again6 }, wantsIpv6, mtu: tunMtu }, reply.sid);
+    } catch (err) {
+      return release((err as Error).message);
+    }
     if ('reason' in got) return release(got.reason);
+    const claimed = got;
+    const unclaim = () => {
+      if (claimed.v4) this.claims.release(claimed.v4.remote, reply.sid);
+      if (claimed.v6) this.claims.release(v6Key(claimed.v6), reply.sid);
+    };
+    // ping-leases: an address of the pool (not one given, nor the client's last) must not answer a ping
+    const pool = c.pingLeases && got.v4 && !eff.explicitIpv4 && got.v4.remote !== again4 ? this.pools.of(got.v4) : undefined;
+    if (pool && got.v4) {
+      const v4 = await unansweredLease(got.v4, { next: () => pool.allocate(reply.username), release: (l) => pool.release(l.remote) }, reply.username, this.probe, this.log);
+      if (!v4) {
+        addrs.release({ v6: got.v6 });
+        unclaim();
+        return release(`no free IP address in ${pool.network}/${pool.prefix}: the addresses tried answer pings (ping-leases)`);
+      }
+      if (v4.remote !== got.v4.remote) {
+        this.claims.release(got.v4.remote, reply.sid);
+        const claim = await this.claims.claim(v4.remote, reply.sid).catch(() => ({ ok: false }));
+        if (!claim.ok) {
+          addrs.release({ v4, v6: got.v6 });
+          unclaim();
+          return release(`the address ${v4.remote} is held by another server of the cluster`);
+        }
+      }
+      got.v4 = v4;
+    }
     if (eff.hostname) client = { ...client, hostname: eff.hostname };
     let tun;
     try {
@@ -439,6 +518,7 @@ export class MainServer {
     } catch (err) {
       if (tun) closeFd(tun.fd);
       addrs.release(got);
+      unclaim();
       this.log.error({ err: (err as Error).message }, 'cannot create the tun device');
       return release('cannot create tun device');
     }
@@ -481,6 +561,7 @@ export class MainServer {
     if (!verdict.ok) {
       closeFd(tun.fd);
       addrs.release(got);
+      unclaim();
       return release(`connect-script refused the session (${verdict.reason})`);
     }
     // as ocserv: after the connect-script, and a failure refuses the session
@@ -489,9 +570,16 @@ export class MainServer {
       this.scripts.disconnect(script, zeroStats(), 0);
       closeFd(tun.fd);
       addrs.release(got);
+      unclaim();
       return release(added.reason);
     }
     this.sessions.add(session);
+    // the session's older tunnel on another server (its client came back through this one) ends
+    if (this.cluster) this.cluster.bus.publish({ type: 'replace', sid: session.sid });
+    // net-priority and output-buffer of the client's sockets; the worker sets the TCP one's
+    const link = linkMtu(eff.mtu, mtu + CLIENT_LINK_OVERHEAD);
+    const udp = udpTuning(eff.netPriority, c.outputBuffer, link);
+    if (udp) this.udpTunings.set(session, udp);
     if (client.hostname) this.scripts.hostUpdate(script);
     const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };
     channel.send('session.started', { cookie, ipv4: lease?.remote, ipv6, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
@@ -520,9 +608,11 @@ export class MainServer {
         nbns: eff.nbns,
         splitDns: eff.splitDns,
         tunnelAllDns: eff.tunnelAllDns,
+        clientBypassProtocol: eff.clientBypassProtocol,
         noUdp: eff.noUdp,
         hostname: client.hostname || undefined,
         limits: sessionLimits(eff),
+        socket: tcpTuning(eff.netPriority, c.outputBuffer, link),
       },
     };
   }
@@ -542,6 +632,8 @@ export class MainServer {
     this.iroutes.remove(s.tunName, s.settings?.iroutes ?? [], s.username);
     closeFd(s.tunFd);
     this.addresses.release({ v4: s.lease, v6: s.lease6 });
+    if (s.lease) this.claims.release(s.lease.remote, s.sid);
+    if (s.lease6) this.claims.release(v6Key(s.lease6), s.sid);
     this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout: spent, reason, stats, cause });
     this.log.info({ user: s.username, ip: s.remoteAddr, sid: s.sid, vpnIp: s.lease?.remote, vpnIp6: s.lease6?.remote, reason, cause, ...stats }, 'session ended');
   }
@@ -560,7 +652,7 @@ export class MainServer {
   private workerGone(w: WorkerProc, why: string): void {
     const lost = this.sessions.ofWorker(w.id);
     // a worker ends by SIGTERM (retired, shutdown) or exits 0; anything else is a crash
-    const crashed = why !== 'killed by SIGTERM' && why !== 'exit code 0';
+    const crashed = !w.replaced && why !== 'killed by SIGTERM' && why !== 'exit code 0';
     if (lost.length || crashed) this.log[crashed ? 'error' : 'info']({ worker: w.id, workerPid: w.proc.pid, ...(crashed ? { crash: true } : {}), why, sessions: lost.length }, 'worker exited');
     for (const s of lost) {
       s.endCause ??= 'nas-error';
@@ -615,6 +707,7 @@ export class MainServer {
     this.workers?.stop();
     for (const s of [...this.sessions.all()]) this.endSession(s, 'server shut down', false, zeroStats());
     this.secmod.stop();
+    await this.cluster?.stop();
   }
 
   // ---------- occtl control socket, bans and reload (issue 7) ----------
@@ -635,6 +728,7 @@ export class MainServer {
       sessions: this.sessions,
       workers: () => this.workers,
       secmod: this.secmod,
+      cluster: () => this.cluster,
       checkTls: (c) => {
         checkServerKeys(c, this.o.runAs, this.log);
         this.tlsMaterial(c, 0);

@@ -21,6 +21,8 @@ export class UdpHandover {
     localHost: string;
     port: number;
     log: Logger;
+    /** listen-netns: the namespace (src/main/listen-netns.ts) the per-client sockets are made in */
+    netns?: number;
     /** the session that announced this id, and a way to give its worker the flow */
     find(dtlsId: string): ((fd: number, datagram: Buffer) => void) | undefined;
   }) {}
@@ -47,7 +49,7 @@ export class UdpHandover {
     }
     let fd: number;
     try {
-      fd = udpConnected(this.o.localHost, this.o.port, peer.address, peer.port);
+      fd = udpConnected(this.o.localHost, this.o.port, peer.address, peer.port, this.o.netns);
     } catch (err) {
       this.counters.failed++;
       this.o.log.warn({ ip: peer.address, reason: (err as Error).message }, 'cannot open a UDP socket for a DTLS client');

@@ -4,6 +4,7 @@ import { workerToMain, type MainToWorker, type WorkerConfig, type WorkerToMain }
 import { closeFd, seqpacketPair } from '../native';
 import type { Logger } from '../common/log';
 import type { RunAs } from './privileges';
+import { WorkerMemoryWatch, workerHeapArgs, type ReplacedWorker } from './worker-memory';
 
 export interface WorkerProc {
   id: number;
@@ -16,6 +17,8 @@ export interface WorkerProc {
   retiring: boolean;
   /** started with certificates a reload replaced: serves its clients, gets no new ones */
   stale?: boolean;
+  /** why main is ending it (worker-memory-limit): its exit is no crash */
+  replaced?: string;
 }
 
 export interface WorkerPoolOptions {
@@ -31,6 +34,10 @@ export interface WorkerPoolOptions {
   setup(w: WorkerProc): void;
   onExit(w: WorkerProc, why: string): void;
   env?: NodeJS.ProcessEnv;
+  /** worker-memory-limit in MiB (0: none), read when used so a reload applies */
+  memoryLimitMiB?(): number;
+  /** sessions a worker carries, for the log line when it is replaced */
+  sessionsOf?(w: WorkerProc): number;
 }
 
 /**
@@ -44,10 +51,26 @@ export class WorkerPool {
   private readonly workers = new Map<number, WorkerProc>();
   private nextId = 1;
   private stopping = false;
+  private readonly memoryWatch?: WorkerMemoryWatch;
+  /** workers main ended, by reason (metrics) */
+  readonly replacements = new Map<string, number>();
 
-  constructor(private readonly o: WorkerPoolOptions) {}
+  constructor(private readonly o: WorkerPoolOptions) {
+    const limit = o.memoryLimitMiB;
+    if (limit) {
+      this.memoryWatch = new WorkerMemoryWatch({
+        log: o.log,
+        limitMiB: limit,
+        workers: () => [...this.workers.values()].filter((w) => !w.replaced && !w.retiring).map((w) => ({ id: w.id, pid: w.proc.pid })),
+        replace: (id) => this.replace(id, 'memory'),
+      });
+    }
+  }
 
-  start(): void { this.topUp(); }
+  start(): void {
+    this.topUp();
+    this.memoryWatch?.start();
+  }
 
   get size(): number { return this.workers.size; }
 
@@ -102,8 +125,28 @@ export class WorkerPool {
     else if (this.withRoom() > this.o.idle) this.retire(w);
   }
 
+  /**
+   * Ends a worker at once, as a crash would: no new client goes to it and its clients'
+   * connections drop, so openconnect reconnects with its cookie (to another worker) and
+   * gets its address back. Not SIGTERM: that is the shutdown path, where the worker tells
+   * every client the server terminated the session, which spends the cookie and makes
+   * openconnect give up.
+   */
+  replace(id: number, reason: string): ReplacedWorker | undefined {
+    const w = this.workers.get(id);
+    if (this.stopping || !w || w.replaced || w.proc.exitCode !== null || w.proc.signalCode !== null) return undefined;
+    const served = { sessions: this.o.sessionsOf?.(w) ?? 0, connections: w.conns.size };
+    w.replaced = reason;
+    w.stale = true;
+    this.replacements.set(reason, (this.replacements.get(reason) ?? 0) + 1);
+    w.proc.kill('SIGKILL');
+    this.topUp();
+    return served;
+  }
+
   stop(): void {
     this.stopping = true;
+    this.memoryWatch?.stop();
     for (const w of this.workers.values()) w.proc.kill('SIGTERM');
   }
 
@@ -145,7 +188,8 @@ export class WorkerPool {
     const [secmodEnd, workerSecmodEnd] = seqpacketPair();
     // OCSERV_TS_WORKER_NODE_ARGS: extra node flags for workers (profiling: --cpu-prof ...)
     const nodeArgs = (process.env.OCSERV_TS_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const proc = spawn(process.execPath, [...nodeArgs, this.o.script], {
+    const heap = workerHeapArgs(this.o.memoryLimitMiB?.() ?? 0);
+    const proc = spawn(process.execPath, [...heap, ...nodeArgs, this.o.script], {
       stdio: ['ignore', 'inherit', 'inherit', workerMainEnd, workerSecmodEnd],
       uid: this.o.runAs.uid,
       gid: this.o.runAs.gid,
@@ -178,7 +222,7 @@ export class WorkerPool {
       if (w.served === 0) setTimeout(() => this.topUp(), 1000).unref();
       else this.topUp();
     };
-    proc.on('exit', (code, signal) => onGone(signal ? `killed by ${signal}` : `exit code ${code}`));
+    proc.on('exit', (code, signal) => onGone(w.replaced ? `replaced for ${w.replaced}` : signal ? `killed by ${signal}` : `exit code ${code}`));
     proc.on('error', (err) => {
       this.o.log.error({ err: err.message }, 'cannot start worker');
       onGone(`spawn error: ${err.message}`);

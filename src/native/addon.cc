@@ -7,14 +7,18 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitAead(env, exports);
+  ocs::InitCrypt(env, exports);
   ocs::InitFdUtil(env, exports);
   ocs::InitFdMove(env, exports);
   ocs::InitFdWatcher(env, exports);
+  ocs::InitIcmpEcho(env, exports);
+  ocs::InitNetns(env, exports);
   ocs::InitPacketIO(env, exports);
   ocs::InitPrivs(env, exports);
   ocs::InitSeccomp(env, exports);
   ocs::InitSeqpacket(env, exports);
   ocs::InitSign(env, exports);
+  ocs::InitSockopt(env, exports);
   ocs::InitSystemd(env, exports);
   ocs::InitTun(env, exports);
   ocs::InitUdp(env, exports);

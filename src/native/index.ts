@@ -235,6 +235,7 @@ export interface SocketInfo {
 interface NativeAddon {
   Aead: AeadConstructor;
   KeySigner: KeySignerConstructor;
+  cryptAsync(key: string, setting: string): Promise<string | null>;
   moveFd(from: number, to: number): void;
   capsLimit(keep: number[]): void;
   noNewPrivs(): void;
@@ -247,7 +248,18 @@ interface NativeAddon {
   seqpacketConnect(path: string): number;
   seqpacketAccept(fd: number): number;
   peerCred(fd: number): PeerCred;
-  udpConnected(localHost: string, localPort: number, peerHost: string, peerPort: number): number;
+  udpConnected(localHost: string, localPort: number, peerHost: string, peerPort: number, netns?: number): number;
+  netnsOpen(path: string): number;
+  netnsListen(handle: number, host: string, port: number, kind: 'tcp' | 'udp', backlog: number): number;
+  netnsSocket(handle: number, family: 4 | 6, type: 'stream' | 'dgram'): number;
+  netnsClose(handle: number): void;
+  setSockoptInt(fd: number, name: SockoptName, value: number): void;
+  getSockoptInt(fd: number, name: SockoptName): number;
+  icmpEchoOpen(address: string): number;
+  icmpEchoSend(fd: number, id: number, seq: number): void;
+  icmpEchoReplied(fd: number, id: number): boolean;
+  chrootTo(dir: string): void;
+  becomeUser(uid: number, gid: number): void;
   sdNotify(path: string, state: string): void;
   socketInfo(fd: number): SocketInfo;
   closeFd(fd: number): void;
@@ -263,6 +275,14 @@ export const addonPath: string = findAddon();
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const native: NativeAddon = require(addonPath) as NativeAddon;
+
+/**
+ * crypt(3) of the system (libxcrypt) on the libuv threadpool: the hash of `key` under
+ * `setting` (a stored hash or its salt part), or null when crypt refuses the setting.
+ */
+export function cryptAsync(key: string, setting: string): Promise<string | null> {
+  return native.cryptAsync(key, setting);
+}
 
 /**
  * Open a tun device (IFF_TUN | IFF_NO_PI), fd O_NONBLOCK|O_CLOEXEC. A name
@@ -329,8 +349,82 @@ export function peerCred(fd: number): PeerCred {
  * from the peer. Coexists with a listen socket on the same port that has
  * SO_REUSEADDR (node:dgram reuseAddr) or SO_REUSEPORT.
  */
-export function udpConnected(localHost: string, localPort: number, peerHost: string, peerPort: number): number {
-  return native.udpConnected(localHost, localPort, peerHost, peerPort);
+export function udpConnected(localHost: string, localPort: number, peerHost: string, peerPort: number, netns?: number): number {
+  return native.udpConnected(localHost, localPort, peerHost, peerPort, netns);
+}
+
+/**
+ * listen-netns (src/native/netns.cc): a handle for the network namespace at `path`
+ * (/var/run/netns/NAME). A thread of its own enters the namespace once and makes every
+ * socket asked of it afterwards, so this must be called while the process may still setns
+ * (CAP_SYS_ADMIN); later calls with the handle need no capability. Throws ENOENT for a
+ * missing path, EINVAL (setns) for a file that is no network namespace.
+ */
+export function netnsOpen(path: string): number {
+  return native.netnsOpen(path);
+}
+
+/**
+ * A socket of the namespace bound to host:port with SO_REUSEADDR, listening (backlog)
+ * when kind is 'tcp'. '::' also takes IPv4; another IPv6 address only IPv6. Bound from the
+ * calling thread, so a port below 1024 needs CAP_NET_BIND_SERVICE here.
+ */
+export function netnsListen(handle: number, host: string, port: number, kind: 'tcp' | 'udp', backlog = 1024): number {
+  return native.netnsListen(handle, host, port, kind, backlog);
+}
+
+/** A bare socket (O_NONBLOCK, O_CLOEXEC) of the namespace. */
+export function netnsSocket(handle: number, family: 4 | 6, type: 'stream' | 'dgram'): number {
+  return native.netnsSocket(handle, family, type);
+}
+
+/** Ends the namespace's thread; sockets it made live on. */
+export function netnsClose(handle: number): void {
+  native.netnsClose(handle);
+}
+
+/** SO_PRIORITY, SO_SNDBUF, IP_TOS, IPV6_TCLASS */
+export type SockoptName = 'priority' | 'sndbuf' | 'tos' | 'tclass';
+
+/** setsockopt with an int value; throws a NativeError (setsockopt) on failure. */
+export function setSockoptInt(fd: number, name: SockoptName, value: number): void {
+  native.setSockoptInt(fd, name, value);
+}
+
+/** getsockopt of an int option, as the kernel keeps it (SO_SNDBUF is twice what was set). */
+export function getSockoptInt(fd: number, name: SockoptName): number {
+  return native.getSockoptInt(fd, name);
+}
+
+/**
+ * ping-leases (src/native/icmp_echo.cc): a raw ICMP (ICMPv6) socket connected to `address`
+ * that lets only echo replies through; needs CAP_NET_RAW. Watch it with FdWatcher.
+ */
+export function icmpEchoOpen(address: string): number {
+  return native.icmpEchoOpen(address);
+}
+
+/** Sends one echo request (56 bytes of payload, as ping) with this id and sequence number. */
+export function icmpEchoSend(fd: number, id: number, seq: number): void {
+  native.icmpEchoSend(fd, id, seq);
+}
+
+/** Reads every reply queued on the socket: true if one is an echo reply with this id. */
+export function icmpEchoReplied(fd: number, id: number): boolean {
+  return native.icmpEchoReplied(fd, id);
+}
+
+/** chroot-dir: chdir(dir), chroot(dir), chdir("/") for the whole process (CAP_SYS_CHROOT). */
+export function chrootTo(dir: string): void {
+  native.chrootTo(dir);
+}
+
+/**
+ * setgroups([gid]), setresgid and setresuid to uid and gid for every thread: from root,
+ * this ends all capabilities for good.
+ */
+export function becomeUser(uid: number, gid: number): void {
+  native.becomeUser(uid, gid);
 }
 
 /** close(2); throws EBADF for an fd that is not open. */
@@ -375,8 +469,11 @@ export function moveFd(from: number, to: number): void {
 
 /**
  * Keeps only these capabilities (numbers as in linux/capability.h) in the bounding,
- * permitted and effective sets; inheritable and ambient become empty. Children started
- * afterwards, even as root, can hold no others.
+ * permitted and effective sets; inheritable and ambient become empty. Every thread of the
+ * process (libuv's threadpool, V8's, worker_threads) is lowered, not just the caller:
+ * capabilities are per thread (src/native/caps_all_threads.cc). Children and threads
+ * started afterwards, even as root, can hold no others. Throws, naming the thread, if one
+ * could not be lowered.
  */
 export function capsLimit(keep: number[]): void {
   native.capsLimit(keep);

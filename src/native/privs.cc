@@ -1,34 +1,27 @@
 // Least privilege for the process tree: main keeps the few capabilities it still uses
 // after start-up (and children started later can regain no more, because the bounding set
-// shrinks too), and workers set no_new_privs so nothing they exec gains any.
+// shrinks too), and workers set no_new_privs so nothing they exec gains any. With
+// chroot-dir, a worker starts as root and confines itself (chrootTo, becomeUser).
 // Raw capset/prctl: libcap is not something a fresh machine is guaranteed to have.
 #include <errno.h>
-#include <linux/capability.h>
 #include <napi.h>
+#include <grp.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <string>
 
+#include "caps_all_threads.h"
 #include "errors.h"
 #include "modules.h"
 
 namespace ocs {
 namespace {
 
-int LastCap() {
-  int last = CAP_LAST_CAP;
-  if (FILE* f = fopen("/proc/sys/kernel/cap_last_cap", "r")) {
-    if (fscanf(f, "%d", &last) != 1) last = CAP_LAST_CAP;
-    fclose(f);
-  }
-  return last;
-}
-
-// capsLimit(keep: number[]): bounding, permitted and effective sets become keep (what of
-// it the process has), inheritable and ambient become empty. The bounding set needs
-// CAP_SETPCAP, which goes last (with the rest) unless kept.
+// capsLimit(keep: number[]): for every thread of the process, bounding, permitted and
+// effective sets become keep (what of it the thread has), inheritable and ambient become
+// empty. The bounding set needs CAP_SETPCAP, which goes last (with the rest) unless kept.
+// Capabilities are per thread, hence LimitAllThreads (src/native/caps_all_threads.cc).
 Napi::Value CapsLimit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray()) return ThrowType(env, "capsLimit(keep: number[])");
@@ -41,28 +34,8 @@ Napi::Value CapsLimit(const Napi::CallbackInfo& info) {
     if (c < 0 || c > 63) return ThrowType(env, "capability number out of range");
     keep |= 1ULL << c;
   }
-  int last = LastCap();
-  // Without CAP_SETPCAP (a sec-mod restarted by a main that already dropped it) the
-  // bounding set stays as the parent left it; permitted and effective still shrink below.
-  bool canDropBounding = prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) == 1;
-  __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &hdr, data) != 0) return ThrowErrno(env, errno, "capget");
-  canDropBounding = canDropBounding && (data[0].effective & (1U << CAP_SETPCAP));
-  for (int c = 0; canDropBounding && c <= last; c++) {
-    if ((keep & (1ULL << c)) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1) continue;
-    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0) return ThrowErrno(env, errno, "prctl", "PR_CAPBSET_DROP");
-  }
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
-    return ThrowErrno(env, errno, "prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
-  }
-  for (int i = 0; i < 2; i++) {
-    uint32_t k = static_cast<uint32_t>(keep >> (32 * i));
-    data[i].permitted &= k;
-    data[i].effective &= k;
-    data[i].inheritable = 0;
-  }
-  if (syscall(SYS_capset, &hdr, data) != 0) return ThrowErrno(env, errno, "capset");
+  CapsFailure why;
+  if (!LimitAllThreads(keep, &why)) return ThrowErrno(env, why.err, why.call, why.detail);
   return env.Undefined();
 }
 
@@ -71,11 +44,40 @@ Napi::Value NoNewPrivs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// chrootTo(dir): chdir there, make it the root, and stand at its "/" (chroot-dir). The
+// root directory is shared by every thread of the process.
+Napi::Value ChrootTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir;
+  if (!ArgString(info, 0, "dir", &dir)) return env.Undefined();
+  if (chdir(dir.c_str()) != 0) return ThrowErrno(env, errno, "chdir", dir);
+  if (chroot(".") != 0) return ThrowErrno(env, errno, "chroot", dir);
+  if (chdir("/") != 0) return ThrowErrno(env, errno, "chdir", "/ in " + dir);
+  return env.Undefined();
+}
+
+// becomeUser(uid, gid): the group list becomes just gid, then real, effective and saved
+// ids all change, so nothing can be regained; leaving uid 0 empties the capability sets.
+// glibc applies set*id to every thread of the process.
+Napi::Value BecomeUser(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t uid, gid;
+  if (!ArgInt(info, 0, "uid", 0, UINT32_MAX - 1, &uid) || !ArgInt(info, 1, "gid", 0, UINT32_MAX - 1, &gid)) return env.Undefined();
+  gid_t g = static_cast<gid_t>(gid);
+  uid_t u = static_cast<uid_t>(uid);
+  if (setgroups(1, &g) != 0) return ThrowErrno(env, errno, "setgroups", std::to_string(gid));
+  if (setresgid(g, g, g) != 0) return ThrowErrno(env, errno, "setresgid", std::to_string(gid));
+  if (setresuid(u, u, u) != 0) return ThrowErrno(env, errno, "setresuid", std::to_string(uid));
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitPrivs(Napi::Env env, Napi::Object exports) {
   exports.Set("capsLimit", Napi::Function::New(env, CapsLimit, "capsLimit"));
   exports.Set("noNewPrivs", Napi::Function::New(env, NoNewPrivs, "noNewPrivs"));
+  exports.Set("chrootTo", Napi::Function::New(env, ChrootTo, "chrootTo"));
+  exports.Set("becomeUser", Napi::Function::New(env, BecomeUser, "becomeUser"));
 }
 
 }  // namespace ocs

@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "fd_util.h"
 #include "modules.h"
+#include "netns.h"
 
 namespace ocs {
 namespace {
@@ -99,10 +100,17 @@ Napi::Value UdpConnected(const Napi::CallbackInfo& info) {
     return ThrowType(env, "peerHost '" + phost + "' is not an address of the family of '" +
                               lhost + "'");
 
+  // optional 5th argument: a netnsOpen handle (listen-netns), where the socket is made
+  int64_t netns = 0;
+  if (info.Length() > 4 && !info[4].IsUndefined() && !ArgInt(info, 4, "netns", 1, INT32_MAX, &netns))
+    return env.Undefined();
+
   std::string what = lhost + ":" + std::to_string(lport) + " -> " + phost + ":" +
                      std::to_string(pport);
-  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ThrowErrno(env, errno, "socket", what);
+  int nserr = 0;
+  int fd = netns ? NetnsSocket(static_cast<int>(netns), family, SOCK_DGRAM, &nserr)
+                 : socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, netns ? nserr : errno, "socket", what);
   auto fail = [&](const char* call) {
     int e = errno;
     CloseFd(fd);

@@ -4,6 +4,11 @@
  * A session outlives its tunnels: a client that reconnects with its cookie continues the
  * same accounting session (same Acct-Session-Id, counters carried on); one that never comes
  * back is stopped when its cookie expires, with the cause its last tunnel ended with.
+ *
+ * The state lives in the session itself (CookieSession.acct), so that in a cluster the
+ * server a client reconnects through continues the same accounting session. The methods
+ * change that state and return what to send; the caller sends it (emit) once the session
+ * store has saved the change, so that a retried change never sends twice.
  */
 import type { SessionStats, TerminateCause } from '../ipc/messages';
 import { zeroStats } from '../ipc/messages';
@@ -38,11 +43,12 @@ export interface AcctSink {
   flush?(timeoutMs: number): Promise<void>;
 }
 
-interface Entry {
+/** The accounting of one session, saved with it. */
+export interface AcctState {
   startedAt: number;
   /** totals of the tunnels that already ended */
   done: SessionStats;
-  /** the live tunnel's counters so far */
+  /** the live tunnel's counters so far (as of its last report) */
   current: SessionStats;
   ipv4?: string;
   ipv6?: { address: string; prefix: number };
@@ -52,37 +58,34 @@ interface Entry {
   lastCause?: TerminateCause;
 }
 
+export interface AcctEvent { kind: 'start' | 'interim' | 'stop'; record: AcctRecord }
+
 const add = (a: SessionStats, b: SessionStats): SessionStats => ({
   rxBytes: a.rxBytes + b.rxBytes, txBytes: a.txBytes + b.txBytes, rxPackets: a.rxPackets + b.rxPackets, txPackets: a.txPackets + b.txPackets,
 });
 
 export class Accounting {
-  private readonly live = new Map<string, Entry>();
-
   constructor(private readonly sink: AcctSink | undefined, private readonly now: () => number = Date.now) {}
 
-  /** A tunnel of the session is up. */
-  started(s: CookieSession, ipv4: string | undefined, ipv6?: { address: string; prefix: number }): void {
-    let e = this.live.get(s.cookie);
-    const first = !e;
-    if (!e) {
-      e = { startedAt: this.now(), done: zeroStats(), current: zeroStats(), upMs: 0 };
-      this.live.set(s.cookie, e);
-    }
+  /** A tunnel of the session is up: a Start for the session's first one. */
+  started(s: CookieSession, ipv4: string | undefined, ipv6?: { address: string; prefix: number }): AcctEvent | undefined {
+    const first = !s.acct;
+    const e: AcctState = s.acct ?? { startedAt: this.now(), done: zeroStats(), current: zeroStats(), upMs: 0 };
+    s.acct = e;
     e.ipv4 = ipv4;
     e.ipv6 = ipv6;
     e.current = zeroStats();
     // a replacement tunnel continues the time of the one it replaced
     e.tunnelSince ??= this.now();
-    if (first) this.sink?.start(this.record(s, e));
+    return first ? { kind: 'start', record: this.record(s, e) } : undefined;
   }
 
   /** main's periodic report of the live tunnel: an Interim-Update. */
-  report(s: CookieSession, stats: SessionStats): void {
-    const e = this.live.get(s.cookie);
-    if (!e) return;
+  report(s: CookieSession, stats: SessionStats): AcctEvent | undefined {
+    const e = s.acct;
+    if (!e) return undefined;
     e.current = stats;
-    this.sink?.interim(this.record(s, e));
+    return { kind: 'interim', record: this.record(s, e) };
   }
 
   /**
@@ -90,7 +93,7 @@ export class Accounting {
    * `othersUp`: another tunnel of the session is up (this one was replaced).
    */
   tunnelClosed(s: CookieSession, stats: SessionStats, cause: TerminateCause, othersUp: boolean): void {
-    const e = this.live.get(s.cookie);
+    const e = s.acct;
     if (!e) return;
     e.done = add(e.done, stats);
     e.current = zeroStats();
@@ -102,19 +105,25 @@ export class Accounting {
   }
 
   /** The session is over: its Stop. */
-  ended(s: CookieSession, kind: SessionEndKind): void {
-    const e = this.live.get(s.cookie);
-    if (!e) return;
-    this.live.delete(s.cookie);
+  ended(s: CookieSession, kind: SessionEndKind): AcctEvent | undefined {
+    const e = s.acct;
+    if (!e) return undefined;
     const cause: TerminateCause = kind === 'dropped' ? 'admin-reset' : e.lastCause ?? 'lost-carrier';
-    this.sink?.stop({ ...this.record(s, e), cause });
+    return { kind: 'stop', record: { ...this.record(s, e), cause } };
+  }
+
+  emit(ev: AcctEvent | undefined): void {
+    if (!ev || !this.sink) return;
+    if (ev.kind === 'start') this.sink.start(ev.record);
+    else if (ev.kind === 'interim') this.sink.interim(ev.record);
+    else this.sink.stop(ev.record);
   }
 
   async flush(timeoutMs: number): Promise<void> {
     await this.sink?.flush?.(timeoutMs);
   }
 
-  private record(s: CookieSession, e: Entry): AcctRecord {
+  private record(s: CookieSession, e: AcctState): AcctRecord {
     const upMs = e.upMs + (e.tunnelSince !== undefined ? this.now() - e.tunnelSince : 0);
     return {
       sid: s.sid,

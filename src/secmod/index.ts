@@ -6,10 +6,12 @@
 import { loadConfig } from '../common/config';
 import { createLogger, logCrashes } from '../common/log';
 import { Channel } from '../ipc/channel';
-import { workerToSecmod, type MainToSecmod, type SecmodToMain, type SecmodToWorker, type WorkerToSecmod } from '../ipc/messages';
+import { workerToSecmod, zeroStats, type MainToSecmod, type SecmodToMain, type SecmodToWorker, type WorkerToSecmod } from '../ipc/messages';
 import { Authenticator } from './login';
 import { sessionList } from './session-list';
-import { CookieStore } from './sessions';
+import { MemorySessionStore, type SessionStore } from './sessions';
+import { RedisSessionStore } from './sessions-redis';
+import { StoreUnavailableError } from '../common/redis';
 import { Accounting } from './accounting';
 import { RadiusAccounting } from './acct/radius-acct';
 import { KeyService, keyPairs } from './key-service';
@@ -27,7 +29,6 @@ if (!configPath) {
   process.exit(2);
 }
 let config = loadConfig(configPath);
-const cookies = new CookieStore(config.cookieTimeout);
 // key isolation (issue 4): the server's private keys live here and never in a worker
 let keys: KeyService | undefined;
 try {
@@ -46,9 +47,26 @@ try {
   process.exit(1);
 }
 const accounting = new Accounting(acctSink);
+// a cluster (session-store) keeps sessions in Redis, where every server finds them
+let cookies: SessionStore;
+try {
+  cookies = config.sessionStore
+    ? new RedisSessionStore(config.sessionStore, log, config.cookieTimeout, {
+      orphaned: (s, othersUp) => accounting.tunnelClosed(s, s.acct?.current ?? zeroStats(), 'nas-error', othersUp),
+    })
+    : new MemorySessionStore(config.cookieTimeout);
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, 'cannot set up the session store');
+  process.exit(1);
+}
 cookies.onEnd = (s, kind) => {
   log.info({ user: s.username, ip: s.remoteAddr, sid: s.sid, kind }, 'session ended');
-  accounting.ended(s, kind);
+  accounting.emit(accounting.ended(s, kind));
+};
+/** A store that cannot be reached answers the client with the reason; anything else is a bug and propagates. */
+const unavailable = (err: unknown): string => {
+  if (err instanceof StoreUnavailableError) return err.message;
+  throw err;
 };
 dropSecmodCapabilities(log);
 const main = new Channel<MainToSecmod, SecmodToMain>(MAIN_FD, { name: 'sec-mod<-main', log });
@@ -63,6 +81,7 @@ const auth = new Authenticator(config, log,
 async function exit(why: string): Promise<never> {
   log.info({ why }, 'sec-mod exits');
   await accounting.flush(5000);
+  await cookies.close();
   process.exit(0);
 }
 main.onClose((reason) => void exit(`main went away (${reason})`));
@@ -99,73 +118,115 @@ main.on('key.attach', ({ workerId }, { fds }) => {
 main.on('peer.key', ({ key }) => peers.setKey(key));
 
 main.on('session.open', async ({ cookie, remoteAddr }, ctx) => {
-  const known = cookies.lookup(cookie);
+  try {
+    ctx.reply('session.open.reply', await openSession(cookie, remoteAddr));
+  } catch (err) {
+    const reason = unavailable(err);
+    log.error({ ip: remoteAddr, err: reason }, 'tunnel refused: the session store is unavailable');
+    ctx.reply('session.open.reply', { ok: false, reason });
+  }
+});
+
+async function openSession(cookie: string, remoteAddr: string): Promise<SecmodToMain['session.open.reply']> {
+  const known = await cookies.lookup(cookie);
   if (!known) {
     log.warn({ ip: remoteAddr }, 'tunnel request with an unknown or expired cookie');
-    ctx.reply('session.open.reply', { ok: false, reason: 'invalid cookie' });
-    return;
+    return { ok: false, reason: 'invalid cookie' };
   }
   // read at every tunnel, as ocserv: an edited file applies to the next session
   const sup = await supConfig.read(config, known.username, known.groupname);
-  // the cookie may have gone while the files were read
-  const s = cookies.lookup(cookie);
-  if (!s) {
-    ctx.reply('session.open.reply', { ok: false, reason: 'invalid cookie' });
-    return;
-  }
   if (!sup.ok) {
-    log.warn({ user: s.username, group: s.groupname, ip: remoteAddr, reason: sup.reason }, 'session refused: bad per-user/group settings');
-    ctx.reply('session.open.reply', { ok: false, reason: `per-user/group settings: ${sup.reason}` });
-    return;
+    log.warn({ user: known.username, group: known.groupname, ip: remoteAddr, reason: sup.reason }, 'session refused: bad per-user/group settings');
+    return { ok: false, reason: `per-user/group settings: ${sup.reason}` };
   }
   const denyRoaming = sup.config.denyRoaming ?? config.denyRoaming;
-  if (denyRoaming && s.remoteAddr !== remoteAddr) {
-    log.warn({ user: s.username, ip: remoteAddr, loginIp: s.remoteAddr }, 'cookie used from another address (deny-roaming)');
-    ctx.reply('session.open.reply', { ok: false, reason: 'this session belongs to another address (deny-roaming)' });
-    return;
+  if (denyRoaming && known.remoteAddr !== remoteAddr) {
+    log.warn({ user: known.username, ip: remoteAddr, loginIp: known.remoteAddr }, 'cookie used from another address (deny-roaming)');
+    return { ok: false, reason: 'this session belongs to another address (deny-roaming)' };
   }
   const maxSame = sup.config.maxSameClients ?? config.maxSameClients;
-  if (maxSame > 0 && cookies.countForUser(s.username) >= maxSame && !s.inUse) {
-    ctx.reply('session.open.reply', { ok: false, reason: `user ${s.username} already has ${maxSame} sessions (max-same-clients)` });
-    return;
+  if (maxSame > 0 && !known.inUse && await cookies.countForUser(known.username) >= maxSame) {
+    return { ok: false, reason: `user ${known.username} already has ${maxSame} sessions (max-same-clients)` };
   }
-  cookies.markInUse(s);
-  ctx.reply('session.open.reply', {
+  // the cookie may have gone while the files were read
+  const s = await cookies.markInUse(cookie);
+  if (!s) return { ok: false, reason: 'invalid cookie' };
+  return {
     ok: true, username: s.username, groupname: s.groupname, sid: s.sid, cookieTimeout: config.cookieTimeout, attrs: s.attrs, loginAt: s.createdAt, lastIpv4: s.lastIpv4, lastIpv6: s.lastIpv6,
     config: sup.config,
+  };
+}
+
+/** Changes that must not be lost while the store is away are retried; a few, in order. */
+const later: Array<() => Promise<void>> = [];
+const MAX_LATER = 10_000;
+async function saveOrRetry(what: string, change: () => Promise<void>): Promise<void> {
+  try {
+    if (later.length === 0) return await change();
+  } catch (err) {
+    log.warn({ err: unavailable(err), what }, 'session change kept until the session store is back');
+  }
+  if (later.length < MAX_LATER) later.push(change);
+  else log.error({ what }, 'too many session changes waiting for the session store; this one is lost');
+}
+async function retryLater(): Promise<void> {
+  while (later.length > 0) {
+    try {
+      await later[0]!();
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return;
+      log.error({ err: (err as Error).message }, 'a kept session change failed');
+    }
+    later.shift();
+  }
+}
+
+main.on('session.started', ({ cookie, ipv4, ipv6 }) => void saveOrRetry('tunnel up', async () => {
+  const r = await cookies.update(cookie, (s) => {
+    s.lastIpv4 = ipv4;
+    s.lastIpv6 = ipv6;
+    return accounting.started(s, ipv4, ipv6);
   });
+  accounting.emit(r?.result);
+}));
+
+main.on('session.stats', async ({ cookie, stats }) => {
+  try {
+    const r = await cookies.update(cookie, (s) => accounting.report(s, stats));
+    accounting.emit(r?.result);
+  } catch (err) {
+    // the next report or the Stop carries the totals
+    log.warn({ err: unavailable(err) }, 'interim accounting skipped: session store unavailable');
+  }
 });
 
-main.on('session.started', ({ cookie, ipv4, ipv6 }) => {
-  const s = cookies.lookup(cookie);
-  if (!s) return;
-  s.lastIpv4 = ipv4;
-  s.lastIpv6 = ipv6;
-  accounting.started(s, ipv4, ipv6);
-});
-
-main.on('session.stats', ({ cookie, stats }) => {
-  const s = cookies.lookup(cookie);
-  if (s) accounting.report(s, stats);
-});
-
-main.on('session.closed', ({ cookie, logout, reason, stats, cause }) => {
-  const s = cookies.lookup(cookie);
-  if (!s) return;
+main.on('session.closed', ({ cookie, logout, reason, stats, cause }) => void saveOrRetry('tunnel closed', async () => {
   // persistent-cookies: the client's own logout leaves the cookie valid until it expires
   const spent = logout && !(config.persistentCookies && cause === 'user-request');
-  accounting.tunnelClosed(s, stats, cause, s.tunnels > 1);
-  cookies.release(cookie, spent);
-  log.info({ user: s.username, sid: s.sid, reason, cause, spent }, 'tunnel closed');
-});
+  const r = await cookies.update(cookie, (s) => accounting.tunnelClosed(s, stats, cause, s.tunnels > 1));
+  if (!r) return;
+  await cookies.release(cookie, spent);
+  log.info({ user: r.s.username, sid: r.s.sid, reason, cause, spent }, 'tunnel closed');
+}));
 
-main.on('ctl.sessions', ({ offset, limit }, ctx) => {
-  const all = sessionList(cookies.list(), auth.inProgress());
+main.on('ctl.sessions', async ({ offset, limit }, ctx) => {
+  let known: Awaited<ReturnType<SessionStore['list']>> = [];
+  try {
+    known = await cookies.list();
+  } catch (err) {
+    log.warn({ err: unavailable(err) }, 'occtl: sessions listed without the session store');
+  }
+  const all = sessionList(known, auth.inProgress());
   ctx.reply('ctl.sessions.reply', { total: all.length, sessions: all.slice(offset, offset + limit) });
 });
 
-main.on('ctl.drop', ({ sid }, ctx) => {
-  const dropped = cookies.dropSid(sid);
+main.on('ctl.drop', async ({ sid }, ctx) => {
+  let dropped: Awaited<ReturnType<SessionStore['dropSid']>> = [];
+  try {
+    dropped = await cookies.dropSid(sid);
+  } catch (err) {
+    log.warn({ err: unavailable(err), sid }, 'occtl: cannot drop the session: session store unavailable');
+  }
   for (const s of dropped) log.info({ user: s.username, sid: s.sid }, 'session terminated by the administrator');
   ctx.reply('ctl.drop.reply', { dropped: dropped.length });
 });
@@ -183,11 +244,20 @@ main.on('config.reload', (_body, ctx) => {
   config = next;
   auth.reconfigure(config);
   cookies.setTimeout(config.cookieTimeout);
+  clearInterval(sweepTimer);
+  sweepTimer = setInterval(sweep, sweepEvery(config)).unref();
   log.info('configuration reloaded');
   ctx.reply('config.reload.reply', { ok: true, keyBase });
 });
 
-setInterval(() => cookies.expire(), 30_000).unref();
+const sweep = (): void => {
+  void retryLater().then(() => cookies.expire()).catch((err: unknown) => {
+    if (!(err instanceof StoreUnavailableError)) log.error({ err: (err as Error).message }, 'session sweep failed');
+  });
+};
+// sec-mod-db-cleanup-time (0: the default), set again on reload
+const sweepEvery = (c: typeof config): number => (c.secModDbCleanupTime > 0 ? c.secModDbCleanupTime * 1000 : c.sessionStore ? 5_000 : 30_000);
+let sweepTimer = setInterval(sweep, sweepEvery(config)).unref();
 process.on('SIGINT', () => {}); // main decides when sec-mod ends (it closes our channel)
 main.send('secmod.ready', { pid: process.pid });
 log.info('sec-mod ready');

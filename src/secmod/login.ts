@@ -74,7 +74,8 @@ export class Authenticator {
   constructor(
     cfg: LoginConfig,
     private readonly log: Logger,
-    private readonly onSuccess: (s: AuthSuccess) => { cookie: string },
+    /** issues the cookie; may be asynchronous (a shared session store) and may fail (store unavailable) */
+    private readonly onSuccess: (s: AuthSuccess) => { cookie: string } | Promise<{ cookie: string }>,
     private readonly events?: AuthEvents,
   ) {
     this.reconfigure(cfg);
@@ -137,7 +138,8 @@ export class Authenticator {
       index: 0,
       conv: chain[0]!.begin(req, undefined),
       group: this.chosenGroup(req.groupname),
-      firstForm: true,
+      // select-group-by-url: the URL named the group, so no form offers the list (as ocserv)
+      firstForm: msg.groupFromUrl !== true,
     };
     return this.advance(login, () => login.conv.start());
   }
@@ -264,16 +266,23 @@ export class Authenticator {
     return this.finish(login, login.identity);
   }
 
-  private finish(login: PendingLogin, id: Identity): Reply {
+  private async finish(login: PendingLogin, id: Identity): Promise<Reply> {
     const groupname = this.pickGroup(login, id);
     if (groupname === undefined) {
       this.log.warn({ user: id.username, ip: login.req.remoteAddr, group: login.group }, 'failed login: user is not a member of the selected group');
       this.events?.failed(login.req.remoteAddr, id.username, { method: 'select-group', reason: 'group' });
       return { status: 'fail', message: `You are not a member of group ${login.group}.` };
     }
-    const { cookie } = this.onSuccess({
-      username: id.username, groupname, remoteAddr: login.req.remoteAddr, sid: login.sid, userAgent: login.req.userAgent, attrs: id.attrs,
-    });
+    let cookie: string;
+    try {
+      ({ cookie } = await this.onSuccess({
+        username: id.username, groupname, remoteAddr: login.req.remoteAddr, sid: login.sid, userAgent: login.req.userAgent, attrs: id.attrs,
+      }));
+    } catch (err) {
+      // the credentials were right: no ban points, and the client is told why
+      this.log.error({ user: id.username, ip: login.req.remoteAddr, err: (err as Error).message }, 'login succeeded but no session could be created');
+      return { status: 'fail', message: `Cannot create a session now (${(err as Error).message}); try again later.` };
+    }
     this.log.info({ user: id.username, group: groupname, ip: login.req.remoteAddr }, 'user logged in');
     this.events?.succeeded(login.req.remoteAddr, id.username, Date.now() - login.createdAt);
     return { status: 'ok', cookie, username: id.username };

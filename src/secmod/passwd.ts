@@ -2,6 +2,11 @@
  * The ocpasswd password file, as ocserv's `auth = "plain[passwd=...]"` reads it:
  * `user:group[,group...]:crypt-hash`, a `!` before the hash locks the account.
  *
+ * Logins are checked with the system's crypt(3) (libxcrypt, through the native addon, off
+ * the event loop), as ocserv checks them: every scheme the system knows works, and a check
+ * costs sec-mod no JavaScript time. The SHA-crypt below writes new hashes (ocpasswd-ts) and
+ * is the reference the native check is tested against.
+ *
  * SHA-crypt is implemented here rather than taken from the `unixcrypt` package:
  * unixcrypt is ESM-only with an `exports` map that has no `require` condition, so the
  * CommonJS build cannot load it, and its verify() throws when a hash's length differs
@@ -10,6 +15,7 @@
 import * as cryptoModule from 'node:crypto';
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { cryptAsync } from '../native';
 
 export interface PasswdEntry { user: string; groups: string[]; hash: string; locked: boolean }
 
@@ -139,41 +145,51 @@ function describeHash(hash: string): string {
   return prefix ? `unsupported hash scheme ${prefix}` : 'unsupported hash scheme (not $id$)';
 }
 
+/** True when crypt(3) of `password` under the stored hash gives that hash; the comparison is constant-time. */
+export async function verifyPassword(password: string, hash: string): Promise<boolean> {
+  if (hash === '') return false;
+  const got = await cryptAsync(password, hash);
+  if (got === null || got.length !== hash.length) return false;
+  return timingSafeEqual(Buffer.from(got), Buffer.from(hash));
+}
+
 let dummyHash: string | undefined;
 /** Spends the time of a real verification so that unknown or locked users are not told apart by timing. */
-function burn(password: string): void {
+async function burn(password: string): Promise<void> {
   dummyHash ??= hashPassword(randomInt(1 << 30).toString(36) + 'x');
-  verifyCrypt(password || 'x', dummyHash);
+  await verifyPassword(password || 'x', dummyHash);
 }
 
 export class PasswdFile {
   lastError?: string;
   /** Malformed-line reports of the last successful read ("file:line: reason"). */
   errors: string[] = [];
-  /** Set by check() to a loggable reason (no hash text) when the user's stored hash is one verifyCrypt cannot check, e.g. yescrypt `$y$`. */
-  lastUnsupported?: string;
   private entries = new Map<string, PasswdEntry>();
   private stamp = '';
 
   constructor(readonly path: string) {}
 
-  /** Never throws for a missing/unreadable file: the user is then 'no-user' and lastError says why. */
-  check(user: string, password: string): { result: CheckResult; groups: string[] } {
-    this.lastUnsupported = undefined;
+  /**
+   * Never throws for a missing/unreadable file: the user is then 'no-user' and lastError says
+   * why. `unsupported`: a loggable reason (no hash text) when crypt(3) refuses the stored hash.
+   */
+  async check(user: string, password: string): Promise<{ result: CheckResult; groups: string[]; unsupported?: string }> {
     if (password === '') return { result: 'empty-password', groups: [] };
     this.refresh();
     const entry = this.entries.get(user);
     if (!entry) {
-      burn(password);
+      await burn(password);
       return { result: 'no-user', groups: [] };
     }
     if (entry.locked) {
-      burn(password);
+      await burn(password);
       return { result: 'locked', groups: [] };
     }
-    if (entry.hash !== '' && !isSupportedHash(entry.hash)) this.lastUnsupported = describeHash(entry.hash);
     // An empty stored hash means "OTP only" in ocserv; without OTP it is refused there as well.
-    if (!verifyCrypt(password, entry.hash)) return { result: 'bad-password', groups: [] };
+    if (!(await verifyPassword(password, entry.hash))) {
+      const refused = entry.hash !== '' && (await cryptAsync('x', entry.hash)) === null;
+      return { result: 'bad-password', groups: [], ...(refused ? { unsupported: describeHash(entry.hash) } : {}) };
+    }
     return { result: 'ok', groups: [...entry.groups] };
   }
 

@@ -2,7 +2,8 @@
  * sec-mod stays root (PAM wants it) but needs no capability beyond reading files it does
  * not own and what PAM modules may use to audit; it drops the rest as soon as it has
  * loaded the keys. The first sec-mod starts before main drops its own, so this is what
- * limits it; a restarted one is limited by main's bounding set as well.
+ * limits it; a restarted one is limited by main's bounding set as well. capsLimit lowers
+ * every thread, so the threadpool that runs sec-mod's async file reads holds no more.
  */
 import type { Logger } from '../common/log';
 import { capsLimit } from '../native';

@@ -1,8 +1,22 @@
 import type { RouteParam, SessionParams } from '../ipc/messages';
 import { dtlsMtu, type DtlsPlan } from './dtls-negotiation';
 import type { ClientFamilies } from './ip-families';
+import { DEFAULT_REKEY_TIME, type RekeyOffer } from './tunnel-options';
 
 export interface DtlsOffer { plan: DtlsPlan; port: number }
+
+/** What the tunnel options (src/worker/tunnel-options.ts) add to the reply for this connection. */
+export interface ConnectExtras {
+  rekey: RekeyOffer;
+  /** listen-host-is-dyndns */
+  dynDns?: boolean;
+  /** proxy-url with the names filled in */
+  proxyPacUrl?: string;
+  clientBypassProtocol?: boolean;
+}
+
+/** ocserv's choices for a file that sets none of these options */
+const NO_EXTRAS: ConnectExtras = { rekey: { time: DEFAULT_REKEY_TIME, method: 'new-tunnel' } };
 
 /** a client that says nothing of families: both, full IPv6, a known agent */
 const EVERYTHING: ClientFamilies = { ipv4: true, ipv6: true, fullIpv6: true, agent: 'openconnect', ios: false };
@@ -17,7 +31,7 @@ const routeText = (r: RouteParam) => (isV6(r.network) ? `${r.network}/${r.prefix
  * The `200 CONNECTED` answer to `CONNECT /CSCOSSLC/tunnel`: the tunnel parameters the
  * client configures its tun and routes from (names as openconnect and AnyConnect read them).
  */
-export function connectedResponse(p: SessionParams, serverName: string, baseMtu: number, dtls?: DtlsOffer, fam: ClientFamilies = EVERYTHING): string {
+export function connectedResponse(p: SessionParams, serverName: string, baseMtu: number, dtls?: DtlsOffer, fam: ClientFamilies = EVERYTHING, x: ConnectExtras = NO_EXTRAS): string {
   const h: string[] = ['HTTP/1.1 200 CONNECTED'];
   const add = (name: string, value: string | number) => h.push(`${name}: ${value}`);
   add('X-CSTP-Version', 1);
@@ -50,11 +64,17 @@ export function connectedResponse(p: SessionParams, serverName: string, baseMtu:
     for (const r of list.filter((x) => wanted(x.network))) add(`X-CSTP-Split-${kind}${isV6(r.network) ? '-IP6' : ''}`, routeText(r));
   }
   add('X-CSTP-Tunnel-All-DNS', p.tunnelAllDns ? 'true' : 'false');
+  // AnyConnect leaves a family it got no address for outside the tunnel (openconnect ignores it)
+  add('X-CSTP-Client-Bypass-Protocol', x.clientBypassProtocol ? 'true' : 'false');
   add('X-CSTP-Keepalive', p.keepalive);
   add('X-CSTP-Idle-Timeout', p.idleTimeout > 0 ? p.idleTimeout : 'none');
-  // A rekey needs a new tunnel rather than TLS renegotiation, which TLS 1.3 does not have.
-  add('X-CSTP-Rekey-Time', 172800);
-  add('X-CSTP-Rekey-Method', 'new-tunnel');
+  // the client looks the server's name up again before it reconnects
+  if (x.dynDns) add('X-CSTP-DynDNS', 'true');
+  if (x.rekey.method !== 'none') add('X-CSTP-Rekey-Time', x.rekey.time);
+  add('X-CSTP-Rekey-Method', x.rekey.method);
+  // ocserv spells it "-Pac-", which openconnect (it compares case-sensitively) does not take;
+  // this is the spelling Cisco's servers use and both clients read
+  if (x.proxyPacUrl) add('X-CSTP-MSIE-Proxy-PAC-URL', x.proxyPacUrl);
   add('X-CSTP-Session-Timeout', p.sessionTimeout > 0 ? p.sessionTimeout : 'none');
   add('X-CSTP-Disconnected-Timeout', 'none');
   add('X-CSTP-Keep', 'true');
@@ -72,8 +92,9 @@ export function connectedResponse(p: SessionParams, serverName: string, baseMtu:
     add('X-DTLS-Port', dtls.port);
     add('X-DTLS-DPD', p.dpd);
     add('X-DTLS-Keepalive', p.keepalive);
-    add('X-DTLS-Rekey-Time', 172800);
-    add('X-DTLS-Rekey-Method', 'new-tunnel');
+    // No X-DTLS-Rekey-Method (ocserv sends one only for "ssl", a DTLS renegotiation this DTLS
+    // server does not do): after its TLS rekey the client starts a new DTLS session instead.
+    if (x.rekey.method !== 'none') add('X-DTLS-Rekey-Time', x.rekey.time + 10);
     if (plan.kind === 'psk') add('X-DTLS-CipherSuite', 'PSK-NEGOTIATE');
     else add(plan.header, plan.name);
     add('X-DTLS-MTU', Math.min(p.mtu, dtlsMtu(plan, baseMtu)));

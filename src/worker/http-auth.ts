@@ -5,6 +5,7 @@ import type { PeerProof } from '../ipc/peer-proof';
 import { AuthXmlError, authFailXml, authRequestXml, authSuccessXml, parseClientAuth, parseFormAuth, type ClientAuthMessage } from './auth-xml';
 import type { CertIdentity } from './client-cert';
 import { profileManifestXml } from './user-profile';
+import { groupFromUrl } from './group-url';
 
 /** what one connection's logins left behind */
 export interface LoginState {
@@ -15,7 +16,7 @@ export interface LoginState {
 type AuthReply = SecmodToWorker['auth.reply'];
 
 export interface SecmodAuthClient {
-  init(req: { remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string; cert?: CertIdentity }): Promise<AuthReply>;
+  init(req: { remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string; groupFromUrl?: boolean; cert?: CertIdentity }): Promise<AuthReply>;
   cont(req: { authId: string; answers: Record<string, string>; proof: PeerProof }): Promise<AuthReply>;
 }
 
@@ -78,7 +79,8 @@ export class HttpAuth {
     if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
       return this.sendReply(res, await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? ''), cert }), state, true);
     }
-    if (req.method !== 'POST' || !(req.url === '/' || req.url === '/auth' || req.url?.startsWith('/auth?'))) {
+    const urlGroup = req.method === 'POST' ? groupFromUrl(req.url, this.config.selectGroupByUrl) : undefined;
+    if (req.method !== 'POST' || !(req.url === '/' || req.url === '/auth' || req.url?.startsWith('/auth?') || urlGroup)) {
       res.writeHead(404, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Not found\n');
       return;
     }
@@ -99,7 +101,9 @@ export class HttpAuth {
         remoteAddr,
         proof: peer,
         userAgent: String(req.headers['user-agent'] ?? ''),
-        groupname: msg.groupSelect,
+        // select-group-by-url: the URL's group wins over one in the request, as in ocserv
+        groupname: urlGroup ?? msg.groupSelect,
+        ...(urlGroup ? { groupFromUrl: true } : {}),
         cert,
       });
       // A client that answers the form on its first POST (no context yet) goes straight on.

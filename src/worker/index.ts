@@ -16,11 +16,15 @@ import { connectedResponse, type DtlsOffer } from './connect-headers';
 import { customHeaderLines, withCustomHeaders } from './custom-headers';
 import { clientFamilies } from './ip-families';
 import { chooseDtls } from './dtls-negotiation';
+import { connectExtras } from './tunnel-options';
+import { includeHeaders } from './included-headers';
 import { clientHeaders, sessionInfo, type ClientHeaders } from './session-info';
 import { Tunnel } from './tunnel';
+import { encodingHeaders, negotiate } from './compression';
 import { warmUpTls } from './warm-up';
 import { KeySlot } from './key-slot';
-import { confineWorker, isolateWorker } from './sandbox';
+import { confineWorker, enterChroot, isolateWorker } from './sandbox';
+import { applySocketTuning } from '../common/socket-tuning';
 import { secureContextFor, stapleOcsp } from './tls-context';
 import { checkClientCert, type CertIdentity, type ClientCertPolicy } from './client-cert';
 import type { PeerProof } from '../ipc/peer-proof';
@@ -36,6 +40,8 @@ const keySlot = new KeySlot();
 
 interface Conn {
   id: number;
+  /** the client's TCP socket (the TLS socket's own fd) */
+  fd: number;
   remoteAddr: string;
   proof: PeerProof;
   socket: TLSSocket;
@@ -86,6 +92,7 @@ function connOf(socket: unknown): Conn | undefined {
 http.on('request', (req, res) => {
   const conn = connOf(req.socket);
   if (!conn || !httpAuth || !config) { res.destroy(); return; }
+  includeHeaders(res, config.tunnel?.httpHeaders);
   if (config.camouflage && !conn.camouflagePassed) {
     if (!camouflageGate(req, res, config.camouflage)) {
       log.info({ ip: conn.remoteAddr, method: req.method }, 'camouflage: no secret in the URL; answered as a plain web server');
@@ -140,6 +147,10 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   // The client sizes its tun from this; leave room for IP, UDP and DTLS overhead (as ocserv does)
   // so the same MTU also fits the DTLS path.
   const mtu = baseMtu - 66;
+  // cisco-client-compat = false: a cookie alone does not open a certificate user's tunnel
+  if (config.tunnel?.certOnEveryConnection && !conn.cert) {
+    return refuse(conn, '401 Unauthorized', 'no valid client certificate on the connection that opens the tunnel (cisco-client-compat = false)');
+  }
   const client = conn.headers ?? clientHeaders(req);
   const families = clientFamilies(req.headers);
   // main may be running the connect-script meanwhile
@@ -159,15 +170,24 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   }
   const p = opened.params;
   conn.socket.setTimeout(0);
+  // net-priority, output-buffer: as ocserv, a failure is only worth a debug line
+  const untuned = applySocketTuning(conn.fd, p.socket);
+  if (untuned.length) log.debug({ ip: conn.remoteAddr, failed: untuned }, 'cannot tune the TCP socket');
   // no-udp (per user or group): the reply offers no DTLS at all
   const dtls = p.noUdp ? undefined : offerDtls(conn, req, p.dtlsId);
-  conn.socket.write(withCustomHeaders(connectedResponse(p, config.serverName, baseMtu, dtls?.offer, families), customHeaderLines(config.customHeaders, p.username, p.groupname)));
+  // compression: the answer names the method taken for each channel, after the custom headers
+  const zip = negotiate(config.compression, req.headers, dtls !== undefined);
+  if (zip) log.info({ user: p.username, cstp: zip.cstp?.name, dtls: zip.dtls?.name }, 'compression negotiated');
+  conn.socket.write(withCustomHeaders(connectedResponse(p, config.serverName, baseMtu, dtls?.offer, families, connectExtras(config.tunnel, p, conn.socket.getProtocol())),
+    [...customHeaderLines(config.customHeaders, p.username, p.groupname), ...encodingHeaders(zip)]));
   const mobile = client.mobile;
   const tunnel = new Tunnel({
     socket: conn.socket,
     tunFd,
     params: p,
     dpdSeconds: mobile ? p.mobileDpd : p.dpd,
+    switchToTcpTimeout: config.tunnel?.switchToTcpTimeout,
+    mtuDiscovery: config.tunnel?.tryMtuDiscovery,
     baseMtu,
     log,
     onEnd: (end) => {
@@ -176,6 +196,7 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
       main.send('session.closed', { sessionId: p.sessionId, reason: end.reason, logout: end.logout, stats: end.stats });
     },
     onDtls: (info) => main.send('session.dtls', { sessionId: p.sessionId, cipher: info.description }),
+    compression: zip && { chosen: zip, noCompressLimit: config.compression!.noCompressLimit },
   });
   tunnel.dtlsMode = dtls?.mode;
   conn.tunnel = tunnel;
@@ -191,8 +212,13 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
  */
 function offerDtls(conn: Conn, req: IncomingMessage, dtlsId: string): { offer: DtlsOffer; mode: DtlsMode } | undefined {
   if (!config || config.udpPort === 0) return undefined;
-  const plan = chooseDtls(req.headers, { psk: config.dtlsPsk, legacy: config.dtlsLegacy });
-  if (!plan) return undefined;
+  // match-tls-dtls-ciphers: the PSK session takes the TLS session's cipher or none
+  const matchTls = config.tunnel?.matchTlsDtlsCiphers ? conn.socket.getCipher()?.standardName ?? '' : undefined;
+  const plan = chooseDtls(req.headers, { psk: config.dtlsPsk, legacy: config.dtlsLegacy, matchTls });
+  if (!plan) {
+    if (matchTls !== undefined) log.info({ ip: conn.remoteAddr, tlsCipher: matchTls }, 'no DTLS: match-tls-dtls-ciphers allows only the PSK suite of the TLS cipher, and this client or server has none; the tunnel runs over CSTP');
+    return undefined;
+  }
   if (plan.kind === 'psk') {
     // The PSK both ends derive from this TLS session (RFC 5705 exporter). No context at all:
     // an empty context would be a different derivation, and Node's types insist on one.
@@ -247,6 +273,16 @@ main.on('worker.init', (msg) => {
     log.fatal({ err: (err as Error).message }, 'cannot set up TLS; worker exits');
     process.exit(1);
   }
+  // chroot-dir: main started this worker as root; it confines itself and becomes
+  // run-as-user now that its code and TLS engine are loaded, before any client reaches it
+  if (config.confine) {
+    try {
+      enterChroot(config.confine);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message, dir: config.confine.dir }, 'cannot confine the worker to chroot-dir; worker exits');
+      process.exit(1);
+    }
+  }
   if (config.isolateWorkers) isolateWorker();
   httpAuth = new HttpAuth(authClient, config, log);
   if (process.env.OCSERV_TS_NO_WARMUP === undefined) void warmUpTls(secureContext, undefined, tlsServerOptions(config));
@@ -260,7 +296,7 @@ main.on('conn.new', (msg, { fds }) => {
   const raw = new Socket({ fd, readable: true, writable: true });
   const tlsSocket = new TLSSocket(raw, { ...tlsServerOptions(config), isServer: true, secureContext });
   stapleOcsp(tlsSocket, config.ocsp);
-  const conn: Conn = { id: msg.connId, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket, login: {}, camouflagePassed: false };
+  const conn: Conn = { id: msg.connId, fd, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket, login: {}, camouflagePassed: false };
   (tlsSocket as unknown as { ocservConn: Conn }).ocservConn = conn;
   conns.set(conn.id, conn);
   // Login must finish within auth-timeout; a tunnel clears this.

@@ -7,6 +7,9 @@ import { CSTP_HEADER, CstpParser, CstpProtocolError, CstpType, frame, writeHeade
 import { DtlsLink, DtlsPayload } from './dtls-link';
 import { DropLog, packetFilterFor, type PacketFilter } from './packet-filter';
 import { rateLimiter, type TokenBucket } from './rate-limit';
+import { UdpPath } from './udp-path';
+import { LinkMtuDiscovery } from './mtu-probe';
+import { inflate, TunnelCompression, type Negotiated } from './compression';
 
 /** Packets read from the tun per readable event. */
 const TUN_BATCH = 32;
@@ -22,6 +25,11 @@ export interface TunnelOptions {
   log: Logger;
   onEnd(end: TunnelEnd): void;
   onDtls?(info: DtlsEstablished): void;
+  /** switch-to-tcp-timeout in seconds (0: never) and try-mtu-discovery (src/worker/tunnel-options.ts) */
+  switchToTcpTimeout?: number;
+  mtuDiscovery?: boolean;
+  /** compression = true and the client took a method (src/worker/compression.ts) */
+  compression?: { chosen: Negotiated; noCompressLimit: number };
 }
 
 /**
@@ -40,6 +48,10 @@ export class Tunnel {
   private ended = false;
   private toTun: Buffer[] = [];
   private dtls?: DtlsLink;
+  /** whether DTLS may carry the traffic to the client right now (src/worker/udp-path.ts) */
+  private readonly udp: UdpPath;
+  /** try-mtu-discovery on the current link */
+  private mtu?: LinkMtuDiscovery;
   /** how the client's DTLS must be keyed; set when the CONNECT reply offered DTLS */
   dtlsMode?: DtlsMode;
   // the session's limits; all absent (and no per-packet work) for a session without any
@@ -48,13 +60,18 @@ export class Tunnel {
   private readonly txLimit?: TokenBucket;
   private readonly rxChecked: boolean;
   private readonly drops?: DropLog;
+  private readonly zip?: TunnelCompression;
 
   constructor(private readonly o: TunnelOptions) {
     this.socket = o.socket;
     this.params = o.params;
     this.log = o.log;
+    this.udp = new UdpPath((o.switchToTcpTimeout ?? 0) * 1000, Date.now(), (viaDtls, why) =>
+      this.log.debug({ user: o.params.username, why }, viaDtls ? 'tunnel traffic back on DTLS' : 'tunnel traffic over CSTP while DTLS is up'));
     const maxPacket = Math.max(o.params.mtu, 1500) + 64;
     this.parser = new CstpParser(maxPacket);
+    // a compressed packet may decode to no more than an uncompressed one may be
+    if (o.compression) this.zip = new TunnelCompression(o.compression.chosen, o.compression.noCompressLimit, maxPacket);
     const lim = o.params.limits;
     if (lim) {
       const p = o.params;
@@ -101,8 +118,10 @@ export class Tunnel {
     const old = this.dtls;
     const link: DtlsLink = new DtlsLink(fd, this.dtlsMode, this.o.baseMtu, this.log, {
       established: (info) => {
-        if (old && old !== link) old.close('replaced by a new DTLS session');
         this.dtls = link;
+        // after the switch: the old link's closing is then not taken for DTLS going down
+        if (old && old !== link) old.close('replaced by a new DTLS session');
+        this.linkUp(link);
         this.log.info({ user: this.params.username, cipher: info.description }, 'DTLS up');
         this.o.onDtls?.(info);
       },
@@ -111,11 +130,31 @@ export class Tunnel {
         this.log.debug({ user: this.params.username, reason, counters: link.counters }, 'DTLS link closed');
         if (this.dtls === link) {
           this.dtls = undefined;
+          this.mtu?.stop();
+          this.mtu = undefined;
           if (!this.ended) this.log.info({ user: this.params.username, reason }, 'DTLS down; traffic continues over CSTP');
         }
       },
     });
     link.handle(firstDatagram);
+  }
+
+  /** A DTLS link took over: it carries traffic at once, and try-mtu-discovery probes it. */
+  private linkUp(link: DtlsLink): void {
+    this.udp.heard(Date.now());
+    this.mtu?.stop();
+    this.mtu = undefined;
+    // as ocserv: the probes are DPD requests, so without DPD there is no discovery
+    if (!this.o.mtuDiscovery || this.o.dpdSeconds <= 0) return;
+    const max = link.dataMtu;
+    const floor = this.params.ipv6 ? 1280 : 576;
+    const discovery: LinkMtuDiscovery = new LinkMtuDiscovery(max, floor, (size) => link.send(DtlsPayload.DpdReq, Buffer.alloc(size)), (mtu) => {
+      if (this.mtu !== discovery) return;
+      const at = { user: this.params.username, mtu, linkMtu: max };
+      if (mtu < max) this.log.info(at, 'DTLS path MTU discovered; larger packets go over CSTP');
+      else this.log.debug(at, 'DTLS path carries the full MTU');
+    });
+    this.mtu = discovery;
   }
 
   /** The server ends the session (occtl disconnect, shutdown): tell the client not to reconnect. */
@@ -126,14 +165,16 @@ export class Tunnel {
   }
 
   private fromTun(slab: Buffer, lengths: number[]): void {
-    const dtls = this.dtls?.up ? this.dtls : undefined;
-    const dtlsMtu = dtls ? dtls.dataMtu : 0;
+    const dtls = this.dtls?.up && this.udp.usable(Date.now()) ? this.dtls : undefined;
+    const dtlsMtu = dtls ? Math.min(dtls.dataMtu, this.mtu?.cap ?? Infinity) : 0;
     let viaDtls: Buffer[] | undefined;
     let off = 0;
     let ok = true;
     const tx = this.txLimit;
     const now = tx ? performance.now() : 0;
     let sent = 0;
+    const z = this.zip;
+    let zframe: Buffer | undefined;
     for (const len of lengths) {
       if (tx !== undefined && !tx.take(len, now)) {
         this.drops!.note('tx-data-per-sec');
@@ -143,7 +184,16 @@ export class Tunnel {
       sent++;
       this.stats.txBytes += len;
       if (dtls && len <= dtlsMtu) {
-        (viaDtls ??= []).push(slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len));
+        const packet = slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len);
+        const small = z?.dtlsPayload(packet);
+        if (small) {
+          // in order: the batch so far first
+          if (viaDtls) dtls.sendMany(viaDtls);
+          viaDtls = undefined;
+          dtls.send(DtlsPayload.Compressed, small);
+        } else (viaDtls ??= []).push(packet);
+      } else if (z && (zframe = z.cstpFrame(slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len)))) {
+        ok = this.socket.write(zframe);
       } else {
         writeHeader(slab, off, CstpType.Data, len);
         // One write per frame: openconnect expects every TLS record to hold exactly one CSTP
@@ -183,6 +233,7 @@ export class Tunnel {
   private onFrame(type: number, payload: Buffer): void {
     switch (type) {
       case CstpType.Data:
+        if (this.dtls?.up) this.udp.cstpData();
         if (this.rxChecked && !this.admit(payload)) return;
         this.stats.rxBytes += payload.length;
         this.stats.rxPackets++;
@@ -199,8 +250,9 @@ export class Tunnel {
         this.end('client disconnected', true);
         return;
       case CstpType.Compressed:
-        // No compression is offered in the CONNECT reply, so a compressed frame is a protocol error.
-        throw new CstpProtocolError('compressed frame but no compression was negotiated');
+        // throws a CstpProtocolError when it does not decode or was not negotiated
+        this.onFrame(CstpType.Data, inflate(this.zip, 'cstp', payload));
+        return;
       default:
         this.log.debug({ type }, 'unknown CSTP packet type ignored');
     }
@@ -210,9 +262,11 @@ export class Tunnel {
   private fromDtls(pt: Buffer): void {
     if (this.ended || pt.length === 0) return;
     this.lastRx = Date.now();
+    this.udp.heard(this.lastRx);
     const body = pt.subarray(1);
     switch (pt[0]) {
       case DtlsPayload.Data:
+        this.mtu?.clientData();
         if (this.rxChecked && !this.admit(body)) return;
         this.stats.rxBytes += body.length;
         this.stats.rxPackets++;
@@ -224,11 +278,23 @@ export class Tunnel {
         this.dtls?.send(DtlsPayload.DpdResp, body);
         return;
       case DtlsPayload.DpdResp:
+        this.mtu?.answered();
+        return;
       case DtlsPayload.Keepalive:
         return;
       case DtlsPayload.Disconnect:
         this.log.info({ user: this.params.username }, 'client disconnected (over DTLS)');
         this.end('client disconnected', true);
+        return;
+      case DtlsPayload.Compressed:
+        try {
+          // a data record again: the decoded packet after a zero (data) type byte
+          this.fromDtls(inflate(this.zip, 'dtls', body, 1));
+        } catch (err) {
+          if (!(err instanceof CstpProtocolError)) throw err;
+          this.log.warn({ user: this.params.username, reason: err.message }, 'malformed DTLS data; closing the session');
+          this.end(`protocol error: ${err.message}`, false);
+        }
         return;
       default:
         this.log.debug({ type: pt[0] }, 'unexpected DTLS payload type dropped');
@@ -257,7 +323,8 @@ export class Tunnel {
       const quiet = now - dtls.lastRx;
       // DTLS gone quiet while the client lives (it still talks CSTP): fall back to CSTP.
       if (quiet > dpdMs * 2 + 1000) dtls.close('DTLS dead peer detection');
-      else if (quiet > dpdMs) dtls.send(DtlsPayload.DpdReq);
+      // a probe of try-mtu-discovery out is a DPD request already, and must be the only one
+      else if (quiet > dpdMs && !this.mtu?.busy) dtls.send(DtlsPayload.DpdReq);
     }
     const silentMs = now - Math.max(this.lastRx, dtls?.lastRx ?? 0);
     if (silentMs > dpdMs * 2 + 1000) {
@@ -272,6 +339,7 @@ export class Tunnel {
     if (this.ended) return;
     this.ended = true;
     clearInterval(this.dpdTimer);
+    this.mtu?.stop();
     this.dtls?.close('session ended');
     this.tun.close();
     // end() lets a final TERMINATE reach the client; destroy() follows in case it never drains.

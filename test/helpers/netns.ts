@@ -68,6 +68,11 @@ export interface Topology {
   spawn(ns: string, cmd: string, args?: string[], opts?: SpawnOptions): ManagedProcess;
   /** a fresh directory (mode 0755, so run-as-user workers can traverse it) removed by cleanup() */
   tempDir(prefix?: string): string;
+  /**
+   * One more namespace `ocs-<id>-x<n>`, joined to `to` (one of this topology's) by a veth
+   * /30 in the topology's 198.18.k.0/24: `ip` is the new end, `peerIp` the end in `to`.
+   */
+  addNamespace(to: string): Promise<{ ns: string; ip: string; peerIp: string }>;
   /** idempotent; also runs automatically at process exit */
   cleanup(): Promise<void>;
 }
@@ -79,7 +84,7 @@ export interface TopologyOptions {
 
 // ---------------------------------------------------------------- internals
 
-const NS_RE = /^ocs-(t[0-9a-f]{6})-[sc]$/;
+const NS_RE = /^ocs-(t[0-9a-f]{6})-([sc]|x\d+)$/;
 /** Markers live in /run so they vanish on reboot together with /run/netns. */
 const MARKER_DIR = '/run/ocs-test';
 const OUTPUT_LIMIT = 256 * 1024;
@@ -89,6 +94,8 @@ interface Marker {
   start: string | null;
   k: number;
   dirs: string[];
+  /** namespaces made by addNamespace */
+  extraNs?: string[];
 }
 
 function procStart(pid: number): string | null {
@@ -209,6 +216,7 @@ class TopologyImpl implements Topology {
   readonly clientIf: string;
   readonly procs = new Set<ManagedProcess>();
   readonly dirs: string[] = [];
+  readonly extraNs: string[] = [];
   private cleaning: Promise<void> | null = null;
 
   constructor(readonly id: string, readonly k: number) {
@@ -222,7 +230,30 @@ class TopologyImpl implements Topology {
   }
 
   private marker(): Marker {
-    return { pid: process.pid, start: procStart(process.pid), k: this.k, dirs: this.dirs };
+    return { pid: process.pid, start: procStart(process.pid), k: this.k, dirs: this.dirs, extraNs: this.extraNs };
+  }
+
+  async addNamespace(to: string): Promise<{ ns: string; ip: string; peerIp: string }> {
+    this.assertOwn(to);
+    const n = this.extraNs.length + 1;
+    if (n > 60) throw new Error('too many namespaces in one topology');
+    const ns = `ocs-${this.id}-x${n}`;
+    const ip = `198.18.${this.k}.${4 * n + 2}`;
+    const peerIp = `198.18.${this.k}.${4 * n + 1}`;
+    this.extraNs.push(ns);
+    this.saveMarker();
+    const here = `v${this.id}x${n}`;
+    const there = `v${this.id}y${n}`;
+    await ipCheck(['netns', 'add', ns]);
+    await ipCheck(['link', 'add', here, 'netns', ns, 'type', 'veth', 'peer', 'name', there, 'netns', to]);
+    for (const [space, dev, addr] of [[ns, here, ip], [to, there, peerIp]]) {
+      await ipCheck(['-n', space, 'addr', 'add', `${addr}/30`, 'dev', dev]);
+      await ipCheck(['-n', space, 'link', 'set', 'lo', 'up']);
+      await ipCheck(['-n', space, 'link', 'set', dev, 'up']);
+      const off = ['all', 'default', dev].map((d) => `net.ipv4.conf.${d}.rp_filter=0`);
+      await this.exec(space, 'sysctl', ['-q', '-w', ...off], { check: true });
+    }
+    return { ns, ip, peerIp };
   }
 
   saveMarker(): void {
@@ -277,7 +308,7 @@ class TopologyImpl implements Topology {
   private async doCleanup(): Promise<void> {
     await Promise.all([...this.procs].map((p) => stopProcess(p, 'SIGTERM', 2000)));
     // untracked children (ocserv workers, openconnect's script, …) die with the namespace
-    for (const ns of [this.serverNs, this.clientNs]) destroyNamespaceSync(ns);
+    for (const ns of [this.serverNs, this.clientNs, ...this.extraNs]) destroyNamespaceSync(ns);
     this.finish();
   }
 
@@ -286,7 +317,7 @@ class TopologyImpl implements Topology {
     for (const p of this.procs) if (isRunning(p)) p.kill('SIGTERM');
     for (let i = 0; i < 10 && [...this.procs].some(isRunning); i++) sleepSync(50);
     for (const p of this.procs) if (isRunning(p)) p.kill('SIGKILL');
-    for (const ns of [this.serverNs, this.clientNs]) destroyNamespaceSync(ns);
+    for (const ns of [this.serverNs, this.clientNs, ...this.extraNs]) destroyNamespaceSync(ns);
     this.finish();
   }
 
@@ -297,7 +328,7 @@ class TopologyImpl implements Topology {
   }
 
   private assertOwn(ns: string): void {
-    if (ns !== this.serverNs && ns !== this.clientNs) throw new Error(`not a namespace of this topology: ${ns}`);
+    if (ns !== this.serverNs && ns !== this.clientNs && !this.extraNs.includes(ns)) throw new Error(`not a namespace of this topology: ${ns}`);
   }
 }
 
@@ -403,7 +434,7 @@ export function removeStaleNamespaces(): { removed: string[]; skipped: string[] 
   const present = new Set(listNamespaces());
   for (const id of ids) {
     const m = readMarker(id);
-    const names = [`ocs-${id}-s`, `ocs-${id}-c`].filter((n) => present.has(n));
+    const names = [`ocs-${id}-s`, `ocs-${id}-c`, ...(m?.extraNs ?? [])].filter((n) => present.has(n));
     if (!m || ownerAlive(m)) {
       skipped.push(...names);
       continue;
@@ -847,6 +878,8 @@ export interface StartServerOptions extends Omit<ServerFilesOptions, 'listenHost
   debug?: number;
   /** default 15 s */
   startTimeoutMs?: number;
+  /** the namespace to run in (one of the topology's); default the server namespace */
+  ns?: string;
 }
 
 export interface ServerHandle {
@@ -863,9 +896,9 @@ export interface ServerHandle {
   stop(): Promise<void>;
 }
 
-async function tcpListening(topo: Topology, ip: string, port: number): Promise<boolean> {
+async function tcpListening(topo: Topology, ip: string, port: number, ns = topo.serverNs): Promise<boolean> {
   // ss instead of a probe connection, which the server would log as a failed client
-  const r = await topo.exec(topo.serverNs, 'ss', ['-Hltn', `src ${ip}:${port}`], { timeoutMs: 5000 });
+  const r = await topo.exec(ns, 'ss', ['-Hltn', `src ${ip}:${port}`], { timeoutMs: 5000 });
   return r.stdout.trim() !== '';
 }
 
@@ -876,10 +909,11 @@ export async function startServer(topo: Topology, o: StartServerOptions): Promis
   const dir = topo.tempDir(kind);
   const files = await writeServerFiles(dir, { ...o, listenHost });
   const args = ['-f', '-c', files.confPath, ...(o.debug !== undefined ? ['-d', String(o.debug)] : [])];
+  const ns = o.ns ?? topo.serverNs;
   const proc =
     kind === 'ocserv'
-      ? topo.spawn(topo.serverNs, 'ocserv', args)
-      : (() => { const c = ocservTsCommand(args); return topo.spawn(topo.serverNs, c.cmd, c.args, { env: serverEnv() }); })();
+      ? topo.spawn(ns, 'ocserv', args)
+      : (() => { const c = ocservTsCommand(args); return topo.spawn(ns, c.cmd, c.args, { env: serverEnv() }); })();
   const stop = async () => {
     await stopProcess(proc, 'SIGTERM', 5000);
   };
@@ -890,7 +924,7 @@ export async function startServer(topo: Topology, o: StartServerOptions): Promis
       const { code, signal } = await proc.exited;
       throw new Error(`${kind} exited (${code ?? signal}) during start-up:\n${tail(proc.output())}`);
     }
-    if (await tcpListening(topo, listenHost, files.port)) break;
+    if (await tcpListening(topo, listenHost, files.port, ns)) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`${kind} not listening on ${listenHost}:${files.port} after ${timeout} ms:\n${tail(proc.output())}`);

@@ -60,7 +60,7 @@ t.test('first run creates a consistent state directory', async (t) => {
   t.same(demo.groups, ['demo']);
   t.match(demo.hash, /^\$6\$/);
   t.ok(verifyCrypt(r.demoPassword, demo.hash));
-  t.same(new PasswdFile(r.passwdPath).check('demo', r.demoPassword), { result: 'ok', groups: ['demo'] });
+  t.same(await new PasswdFile(r.passwdPath).check('demo', r.demoPassword), { result: 'ok', groups: ['demo'] });
 
   const conf = readFileSync(r.configPath, 'utf8');
   for (const line of [`auth = "plain[passwd=${r.passwdPath}]"`, `server-cert = ${r.certPath}`, `server-key = ${r.keyPath}`,
@@ -112,7 +112,7 @@ t.test('first run creates a consistent state directory', async (t) => {
     const r4 = ensureDefaultState({ stateDir, ...opts });
     t.notOk(r4.created, 'passwd exists, so no new demo password');
     t.equal(r4.demoPassword, '', 'unknown password is not invented');
-    t.same(new PasswdFile(r.passwdPath).check('demo', r.demoPassword).result, 'ok', 'passwd untouched');
+    t.same((await new PasswdFile(r.passwdPath).check('demo', r.demoPassword)).result, 'ok', 'passwd untouched');
   });
 });
 

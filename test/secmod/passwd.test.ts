@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PasswdFile, hashPassword, isSupportedHash, parsePasswd, verifyCrypt } from '../../src/secmod/passwd';
+import { PasswdFile, hashPassword, isSupportedHash, parsePasswd, verifyCrypt, verifyPassword } from '../../src/secmod/passwd';
 
 const dir = mkdtempSync(join(tmpdir(), 'ocserv-ts-passwd-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,27 +46,27 @@ t.test('ocpasswd-made file: set, groups, lock, unlock', async (t) => {
   ocpasswd(file, ['-g', 'staff, admins,ops', 'bob'], 'bob-pw');
   t.match(lineOf(file, 'alice'), /^alice:\*:\$5\$/, 'ocpasswd writes $5$ and group *');
   const pf = new PasswdFile(file);
-  t.same(pf.check('alice', 'alice-pw'), { result: 'ok', groups: [] });
-  t.same(pf.check('alice', 'bob-pw'), { result: 'bad-password', groups: [] });
-  t.same(pf.check('bob', 'bob-pw'), { result: 'ok', groups: ['staff', 'admins', 'ops'] });
-  t.same(pf.check('carol', 'x'), { result: 'no-user', groups: [] });
-  t.same(pf.check('alice', ''), { result: 'empty-password', groups: [] });
-  t.same(pf.check('nobody-at-all', ''), { result: 'empty-password', groups: [] });
+  t.same(await pf.check('alice', 'alice-pw'), { result: 'ok', groups: [] });
+  t.same(await pf.check('alice', 'bob-pw'), { result: 'bad-password', groups: [] });
+  t.same(await pf.check('bob', 'bob-pw'), { result: 'ok', groups: ['staff', 'admins', 'ops'] });
+  t.same(await pf.check('carol', 'x'), { result: 'no-user', groups: [] });
+  t.same(await pf.check('alice', ''), { result: 'empty-password', groups: [] });
+  t.same(await pf.check('nobody-at-all', ''), { result: 'empty-password', groups: [] });
 
   ocpasswd(file, ['-l', 'alice']);
   t.match(lineOf(file, 'alice'), /^alice:\*:!\$5\$/);
-  t.same(pf.check('alice', 'alice-pw'), { result: 'locked', groups: [] }, 'lock seen without restart');
+  t.same(await pf.check('alice', 'alice-pw'), { result: 'locked', groups: [] }, 'lock seen without restart');
   const e = parsePasswd(readFileSync(file, 'utf8'), file).entries.get('alice')!;
   t.ok(e.locked);
   t.notOk(e.hash.startsWith('!'), 'hash kept without the lock mark');
   ocpasswd(file, ['-u', 'alice']);
-  t.equal(pf.check('alice', 'alice-pw').result, 'ok', 'unlock seen');
+  t.equal((await pf.check('alice', 'alice-pw')).result, 'ok', 'unlock seen');
 
   ocpasswd(file, ['alice'], 'new-alice-pw');
-  t.equal(pf.check('alice', 'alice-pw').result, 'bad-password', 'old password gone after change');
-  t.equal(pf.check('alice', 'new-alice-pw').result, 'ok');
+  t.equal((await pf.check('alice', 'alice-pw')).result, 'bad-password', 'old password gone after change');
+  t.equal((await pf.check('alice', 'new-alice-pw')).result, 'ok');
   ocpasswd(file, ['-d', 'bob']);
-  t.equal(pf.check('bob', 'bob-pw').result, 'no-user', 'deletion seen');
+  t.equal((await pf.check('bob', 'bob-pw')).result, 'no-user', 'deletion seen');
   t.equal(pf.errors.length, 0);
 });
 
@@ -106,18 +106,18 @@ t.test('parsing', async (t) => {
 t.test('PasswdFile reloads and survives a missing file', async (t) => {
   const file = join(dir, 'reload');
   const pf = new PasswdFile(file);
-  t.same(pf.check('u', 'pw'), { result: 'no-user', groups: [] });
+  t.same(await pf.check('u', 'pw'), { result: 'no-user', groups: [] });
   t.match(pf.lastError, /ENOENT/);
   writeFileSync(file, `u:g:${hashPassword('one', 'sha256')}\nbroken\n`);
-  t.same(pf.check('u', 'one'), { result: 'ok', groups: ['g'] });
+  t.same(await pf.check('u', 'one'), { result: 'ok', groups: ['g'] });
   t.equal(pf.lastError, undefined);
   t.same(pf.errors, [`${file}:2: expected user:group:hash`]);
   // In-place rewrite of the same length: caught by mtime/ctime, not only by inode.
   writeFileSync(file, `u:h:${hashPassword('two', 'sha256')}\nbroken\n`);
-  t.same(pf.check('u', 'two'), { result: 'ok', groups: ['h'] });
-  t.equal(pf.check('u', 'one').result, 'bad-password');
+  t.same(await pf.check('u', 'two'), { result: 'ok', groups: ['h'] });
+  t.equal((await pf.check('u', 'one')).result, 'bad-password');
   rmSync(file);
-  t.equal(pf.check('u', 'two').result, 'no-user', 'removed file means no users');
+  t.equal((await pf.check('u', 'two')).result, 'no-user', 'removed file means no users');
   t.ok(pf.lastError);
 });
 
@@ -139,12 +139,25 @@ t.test('unsupported and malformed hashes are refused without throwing', async (t
   t.ok(isSupportedHash(good));
   t.ok(verifyCrypt('pw', good.replace('$6$', '$6$rounds=5000$')), 'explicit rounds=5000 is the default computation');
   const file = join(dir, 'unsupported');
-  writeFileSync(file, `y:g:${yescrypt}\nz:g:\n`);
+  writeFileSync(file, `y:g:${yescrypt}\nz:g:\nm:g:${md5}\nq:g:$7$salt$abc\n`);
   const pf = new PasswdFile(file);
-  t.same(pf.check('y', 'pw'), { result: 'bad-password', groups: [] });
-  t.equal(pf.lastUnsupported, 'unsupported hash scheme $y$');
-  t.same(pf.check('z', 'pw'), { result: 'bad-password', groups: [] }, 'empty stored hash never logs in');
-  t.equal(pf.lastUnsupported, undefined);
+  // logins go through the system's crypt(3), as in ocserv: Debian's yescrypt and MD5-crypt work
+  t.same(await pf.check('y', 'pw'), { result: 'ok', groups: ['g'] }, 'yescrypt ($y$, Debian\'s default) logs in');
+  t.same(await pf.check('y', 'wrong'), { result: 'bad-password', groups: [] });
+  t.same(await pf.check('m', 'pw'), { result: 'ok', groups: ['g'] }, 'MD5-crypt as well');
+  t.same(await pf.check('q', 'pw'), { result: 'bad-password', groups: [], unsupported: 'unsupported hash scheme $7$' }, 'a scheme crypt(3) refuses says so');
+  t.same(await pf.check('z', 'pw'), { result: 'bad-password', groups: [] }, 'empty stored hash never logs in');
+});
+
+t.test('the native check agrees with SHA-crypt for every edge the JavaScript one handles', async (t) => {
+  const good = run('mkpasswd', ['-m', 'sha-512', '-s'], 'pw\n');
+  t.ok(await verifyPassword('pw', good));
+  t.notOk(await verifyPassword('pW', good));
+  t.ok(await verifyPassword('pw', good.replace('$6$', '$6$rounds=5000$')), 'explicit rounds=5000');
+  for (const h of [good.slice(0, -1), good + 'A', '', '*', '!', '$6$']) t.notOk(await verifyPassword('pw', h), `refused: ${h.slice(0, 20)}`);
+  const h5 = hashPassword('Sälty pw 42', 'sha256');
+  t.ok(await verifyPassword('Sälty pw 42', h5), 'our own $5$ hashes');
+  t.notOk(await verifyPassword('pw\u0000x', good), 'a NUL in the password is not cut there');
 });
 
 t.test('hashPassword output matches the system crypt', async (t) => {

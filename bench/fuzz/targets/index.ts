@@ -4,7 +4,7 @@
  */
 import type { FuzzTarget } from '../target';
 
-export const TARGET_NAMES = ['http-auth', 'cstp', 'dtls', 'dtls-peek', 'ipc', 'config', 'radius', 'proxy-protocol'] as const;
+export const TARGET_NAMES = ['http-auth', 'cstp', 'dtls', 'dtls-peek', 'ipc', 'config', 'radius', 'proxy-protocol', 'decompress', 'cluster-bus'] as const;
 
 export function loadTarget(name: string): FuzzTarget {
   if (!(TARGET_NAMES as readonly string[]).includes(name)) throw new Error(`unknown fuzz target ${name}`);

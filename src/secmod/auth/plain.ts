@@ -46,7 +46,8 @@ export class PlainBackend implements AuthBackend {
         if (!username) return { kind: 'fail', reason: 'empty username', retry: true };
         const otpOnly = this.otp && this.passwd.otpOnly(username);
         if (otpOnly) return this.checkOtp(username, otpOnly.groups, answers.password ?? '');
-        const r = this.passwd.check(username, answers.password ?? '');
+        const r = await this.passwd.check(username, answers.password ?? '');
+        if (r.unsupported) this.log.warn({ user: username, file: this.passwd.path, reason: r.unsupported }, 'the password file holds a hash this system cannot check');
         if (r.result === 'ok') {
           if (!this.otp) return { kind: 'ok', username, groups: r.groups };
           pending = { username, groups: r.groups };
