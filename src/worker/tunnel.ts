@@ -46,6 +46,11 @@ export class Tunnel {
   private lastRx = Date.now();
   private dpdTimer: NodeJS.Timeout;
   private ended = false;
+  /**
+   * The size of a CSTP frame holding a full-MTU packet, when the TLS layer cuts records at
+   * exactly that size (see fromTun); 0 when it cannot.
+   */
+  private readonly fullFrame: number;
   private toTun: Buffer[] = [];
   private dtls?: DtlsLink;
   /** whether DTLS may carry the traffic to the client right now (src/worker/udp-path.ts) */
@@ -91,6 +96,7 @@ export class Tunnel {
       onClose: () => this.end('tun closed', false),
     });
     const socket = o.socket;
+    this.fullFrame = cutRecordsAt(socket, CSTP_HEADER + o.params.mtu);
     socket.on('data', (chunk: Buffer) => this.fromClient(chunk));
     socket.on('end', () => this.end('client closed the connection', false));
     socket.on('close', () => this.end('connection closed', false));
@@ -175,7 +181,16 @@ export class Tunnel {
     let sent = 0;
     const z = this.zip;
     let zframe: Buffer | undefined;
+    // a run of full-size frames, adjacent in the slab, written as one buffer (fullFrame)
+    const full = this.fullFrame;
+    let runStart = 0;
+    let runEnd = 0;
+    const flushRun = () => {
+      if (runEnd > runStart) ok = this.socket.write(slab.subarray(runStart, runEnd));
+      runStart = runEnd;
+    };
     for (const len of lengths) {
+      if (off !== runEnd) flushRun();
       if (tx !== undefined && !tx.take(len, now)) {
         this.drops!.note('tx-data-per-sec');
         off += CSTP_HEADER + len;
@@ -193,15 +208,23 @@ export class Tunnel {
           dtls.send(DtlsPayload.Compressed, small);
         } else (viaDtls ??= []).push(packet);
       } else if (z && (zframe = z.cstpFrame(slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len)))) {
+        flushRun();
         ok = this.socket.write(zframe);
       } else {
         writeHeader(slab, off, CstpType.Data, len);
-        // One write per frame: openconnect expects every TLS record to hold exactly one CSTP
-        // packet, so frames must not be merged into one record.
-        ok = this.socket.write(slab.subarray(off, off + CSTP_HEADER + len));
+        if (CSTP_HEADER + len === full) {
+          if (runEnd === runStart) runStart = off;
+          runEnd = off + full;
+        } else {
+          // openconnect expects every TLS record to hold exactly one CSTP packet: a frame
+          // of another size is a write, and so a record, of its own
+          flushRun();
+          ok = this.socket.write(slab.subarray(off, off + CSTP_HEADER + len));
+        }
       }
       off += CSTP_HEADER + len;
     }
+    flushRun();
     this.stats.txPackets += sent;
     if (viaDtls) dtls!.sendMany(viaDtls);
     if (!ok) this.tun.pause();
@@ -220,8 +243,19 @@ export class Tunnel {
       }
       throw err;
     }
-    this.flushToTun();
+    // Node hands over one TLS record per call, all the records of one socket read in a row:
+    // they go to the tun together once the read is done, back to back in one native call
+    if (this.toTun.length && !this.tunFlushQueued) {
+      this.tunFlushQueued = true;
+      setImmediate(this.flushQueued);
+    }
   }
+
+  private tunFlushQueued = false;
+  private readonly flushQueued = (): void => {
+    this.tunFlushQueued = false;
+    if (!this.ended) this.flushToTun();
+  };
 
   private flushToTun(): void {
     if (this.toTun.length) {
@@ -347,4 +381,20 @@ export class Tunnel {
     setTimeout(() => this.socket.destroy(), 2000).unref();
     this.o.onEnd({ reason, logout, stats: { ...this.stats } });
   }
+}
+
+/**
+ * openconnect reads one CSTP packet per TLS record, and Node writes one record per event loop
+ * turn, each its own TCP segment and wake-up of the client. Bulk traffic is mostly full-MTU
+ * packets, so the socket's records are capped at the size of such a frame: a run of full
+ * frames then goes down in one write, which OpenSSL cuts into exactly one record per frame
+ * and the kernel sends in one go; any other frame is a write, so a record, of its own. The
+ * cap is fixed for the tunnel's life because writes queued behind one another are cut when
+ * they happen, not when they were asked for. Returns the frame size, or 0 where the
+ * socket has no such cap (not TLS, or a size OpenSSL does not take).
+ */
+function cutRecordsAt(socket: Duplex, frameSize: number): number {
+  const s = socket as Duplex & { setMaxSendFragment?: (n: number) => boolean };
+  if (typeof s.setMaxSendFragment !== 'function' || frameSize < 512 || frameSize > 16384) return 0;
+  return s.setMaxSendFragment(frameSize) ? frameSize : 0;
 }
