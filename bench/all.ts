@@ -8,7 +8,7 @@
  * per byte comes from bench/cpu.ts. See bench/README.md. Needs root.
  */
 import * as path from 'node:path';
-import { createTopology, removeStaleNamespaces, repoRoot, startServer, ServerHandle, Topology } from '../test/helpers/netns';
+import { createTopology, repoRoot, startServer, ServerHandle, Topology } from '../test/helpers/netns';
 import { measureAggregate } from './aggregate';
 import {
   BENCH_USER,
@@ -23,6 +23,7 @@ import {
   sleep,
   summarize,
   writeSection,
+  preflight,
 } from './common';
 import { cpuPerGB } from './cpu';
 import { mbPerSession, measureBurst, measureMemory, measureTunnelUp, serverMemory } from './sessions';
@@ -442,9 +443,7 @@ function failureList(): string[] {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) usage('needs root (network namespaces)');
-  const stale = removeStaleNamespaces();
-  if (stale.removed.length) console.error(`removed stale namespaces: ${stale.removed.join(' ')}`);
+  preflight(usage);
   const machine = machineInfo();
   const t0 = Date.now();
 

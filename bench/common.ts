@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot, type ServerKind } from '../test/helpers/netns';
+import { removeStaleNamespaces, repoRoot, type ServerKind } from '../test/helpers/netns';
 
 /** One server configuration to measure: `ocserv`, `ocserv-ts` or `ocserv-ts:cpw<N>`. */
 export interface Variant {
@@ -172,4 +172,11 @@ export function positiveInt(flag: string, v: string, usage: (msg?: string) => ne
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) usage(`${flag} must be a positive integer`);
   return n;
+}
+
+/** Every benchmark's start: root (network namespaces need it), and the namespaces of an earlier run that died removed. */
+export function preflight(usage: (msg?: string) => never): void {
+  if (process.getuid?.() !== 0) usage('needs root (network namespaces)');
+  const stale = removeStaleNamespaces();
+  if (stale.removed.length) console.error(`removed stale namespaces: ${stale.removed.join(' ')}`);
 }

@@ -8,10 +8,10 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createTopology, removeStaleNamespaces, startServer, type KeyKind, type ServerHandle, type Topology } from '../test/helpers/netns';
+import { createTopology, startServer, type KeyKind, type ServerHandle, type Topology } from '../test/helpers/netns';
 import type { LoopSummary } from '../test/helpers/tls-handshake-loop';
 import { serverProcs } from '../test/helpers/server-procs';
-import { commandLine, machineInfo, parseFlags, positiveInt, serverComplaints, summarize, writeSection } from './common';
+import { commandLine, machineInfo, parseFlags, positiveInt, preflight, serverComplaints, summarize, writeSection } from './common';
 
 interface Options {
   keys: KeyKind[];
@@ -187,8 +187,7 @@ function section(rows: Row[], o: Options, machine: string): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) usage('needs root (network namespaces)');
-  removeStaleNamespaces();
+  preflight(usage);
   const machine = machineInfo();
   const rows: Row[] = [];
   for (const key of o.keys) rows.push(...(await measurePair(key, o)));

@@ -8,7 +8,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   createTopology,
-  removeStaleNamespaces,
   startServer,
   connectOpenconnect,
   ServerHandle,
@@ -32,6 +31,7 @@ import {
   summarize,
   waitFor,
   writeSection,
+  preflight,
 } from './common';
 import { processTree } from './cpu';
 
@@ -478,9 +478,7 @@ function tables(results: Result[], o: Options): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) usage('needs root (network namespaces)');
-  const stale = removeStaleNamespaces();
-  if (stale.removed.length) console.error(`removed stale namespaces: ${stale.removed.join(' ')}`);
+  preflight(usage);
   const machine = machineInfo();
 
   const results: Result[] = [];

@@ -4,7 +4,6 @@
  */
 import {
   createTopology,
-  removeStaleNamespaces,
   startServer,
   connectOpenconnect,
   serverTunAddress,
@@ -28,6 +27,7 @@ import {
   summarize,
   waitFor,
   writeSection,
+  preflight,
 } from './common';
 import { cpuDuring, cpuPerGB } from './cpu';
 
@@ -289,9 +289,7 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) usage('needs root (network namespaces)');
-  const stale = removeStaleNamespaces();
-  if (stale.removed.length) console.error(`removed stale namespaces: ${stale.removed.join(' ')}`);
+  preflight(usage);
   const machine = machineInfo();
 
   const rows: Row[] = [];

@@ -7,46 +7,11 @@
  * Prints one JSON line: { case, encoding, closed } — the X-CSTP-Content-Encoding the server
  * answered and whether it then closed the connection.
  */
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { login, request, tls } from './raw-http';
 
 const [, , kase, host, portStr, user = '', password = ''] = process.argv;
 const port = Number(portStr);
-
-function tls(): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host, port, rejectUnauthorized: false }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-function request(s: TLSSocket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('latin1');
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const len = Number(/content-length: *(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
-      if (buf.length >= end + 4 + len) { s.off('data', onData); resolve(buf); }
-    };
-    s.on('data', onData);
-    s.once('error', reject);
-    s.write(text);
-  });
-}
-
-const post = (path: string, body: string, cookie = '') =>
-  `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}\r\n${body}`;
-
-async function login(s: TLSSocket): Promise<string> {
-  const r1 = await request(s, post('/', '<config-auth client="vpn" type="init"><version who="vpn">raw</version></config-auth>'));
-  const ctx = /webvpncontext=([^;]+)/.exec(r1)?.[1] ?? '';
-  const body = `<config-auth client="vpn" type="auth-reply"><auth><username>${user}</username><password>${password}</password></auth></config-auth>`;
-  const r2 = await request(s, post('/auth', body, `webvpncontext=${ctx}`));
-  const cookie = /webvpn=([^;]+)/.exec(r2)?.[1];
-  if (!cookie) throw new Error(`login failed: ${r2.slice(0, 200)}`);
-  return cookie;
-}
 
 function cstpFrame(type: number, payload: Buffer): Buffer {
   const h = Buffer.from([0x53, 0x54, 0x46, 0x01, payload.length >> 8, payload.length & 0xff, type, 0]);
@@ -65,8 +30,8 @@ function closedWithin(s: TLSSocket): Promise<boolean> {
 
 async function run(): Promise<{ encoding: string | null; closed: boolean }> {
   const offer = kase === 'bad-lzs' ? 'lzs' : kase === 'bomb-lz4' ? 'oc-lz4' : '';
-  const s = await tls();
-  const cookie = await login(s);
+  const s = await tls(host, port);
+  const cookie = await login(s, host, user, password);
   const answer = await request(s, `CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: x\r\nCookie: webvpn=${cookie}\r\nX-CSTP-Version: 1\r\n`
     + `X-CSTP-Base-MTU: 1500\r\n${offer ? `X-CSTP-Accept-Encoding: ${offer}\r\n` : ''}\r\n`);
   const encoding = /^X-CSTP-Content-Encoding: *(\S+)/im.exec(answer)?.[1] ?? null;

@@ -64,6 +64,22 @@ export interface FreeradiusHandle {
   stop(): Promise<void>;
 }
 
+/** One Accounting-Request as FreeRADIUS's detail module wrote it: attribute name -> value. */
+export type DetailRecord = Record<string, string>;
+
+/** The detail file's records: a date line, then `\tName = value` lines, blank-line separated. */
+export function readDetail(detailPath: string): DetailRecord[] {
+  if (!fs.existsSync(detailPath)) return [];
+  return fs.readFileSync(detailPath, 'utf8').split(/\n\s*\n/).filter((b) => b.trim()).map((block) => {
+    const rec: DetailRecord = {};
+    for (const line of block.split('\n')) {
+      const m = /^\s+([\w-]+) = (.*)$/.exec(line);
+      if (m) rec[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+    }
+    return rec;
+  });
+}
+
 const q = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
 function stateOf(user: string): string {

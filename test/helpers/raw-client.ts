@@ -5,18 +5,11 @@
  * (first 300 bytes) before it closed the connection.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { login, post, request, tls } from './raw-http';
 import { randomBytes } from 'node:crypto';
 
 const [, , kase, host, portStr, user = '', password = ''] = process.argv;
 const port = Number(portStr);
-
-function tls(): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host, port, rejectUnauthorized: false }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
 /** Collects what the server sends until it closes (or the timeout, meaning it did not close). */
 function collect(s: Socket, timeoutMs = 8000): Promise<{ closed: boolean; response: string }> {
@@ -30,35 +23,6 @@ function collect(s: Socket, timeoutMs = 8000): Promise<{ closed: boolean; respon
   });
 }
 
-function request(s: TLSSocket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('latin1');
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const len = Number(/content-length: *(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
-      if (buf.length >= end + 4 + len) { s.off('data', onData); resolve(buf); }
-    };
-    s.on('data', onData);
-    s.once('error', reject);
-    s.write(text);
-  });
-}
-
-const post = (path: string, body: string, cookie = '') =>
-  `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}\r\n${body}`;
-
-async function login(s: TLSSocket): Promise<string> {
-  const r1 = await request(s, post('/', '<config-auth client="vpn" type="init"><version who="vpn">raw</version></config-auth>'));
-  const ctx = /webvpncontext=([^;]+)/.exec(r1)?.[1] ?? '';
-  const body = `<config-auth client="vpn" type="auth-reply"><auth><username>${user}</username><password>${password}</password></auth></config-auth>`;
-  const r2 = await request(s, post('/auth', body, `webvpncontext=${ctx}`));
-  const cookie = /webvpn=([^;]+)/.exec(r2)?.[1];
-  if (!cookie) throw new Error(`login failed: ${r2.slice(0, 200)}`);
-  return cookie;
-}
-
 async function run(): Promise<{ closed: boolean; response: string }> {
   switch (kase) {
     case 'junk-tcp': {
@@ -68,38 +32,38 @@ async function run(): Promise<{ closed: boolean; response: string }> {
       return collect(s);
     }
     case 'junk-after-tls': {
-      const s = await tls();
+      const s = await tls(host, port);
       s.write(randomBytes(4096));
       return collect(s);
     }
     case 'huge-header': {
-      const s = await tls();
+      const s = await tls(host, port);
       s.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(200 * 1024)}\r\n\r\n`);
       return collect(s);
     }
     case 'gigabyte-body': {
-      const s = await tls();
+      const s = await tls(host, port);
       s.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\nContent-Length: 1073741824\r\n\r\n<config-auth`);
       return collect(s);
     }
     case 'truncated-xml': {
-      const s = await tls();
-      s.write(post('/', '<config-auth client="vpn" type="init"><version who="vpn">'));
+      const s = await tls(host, port);
+      s.write(post(host, '/', '<config-auth client="vpn" type="init"><version who="vpn">'));
       return collect(s);
     }
     case 'not-xml': {
-      const s = await tls();
-      s.write(post('/auth', '{"username": "alice"}'));
+      const s = await tls(host, port);
+      s.write(post(host, '/auth', '{"username": "alice"}'));
       return collect(s);
     }
     case 'forged-cookie': {
-      const s = await tls();
+      const s = await tls(host, port);
       s.write(`CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: x\r\nCookie: webvpn=${randomBytes(32).toString('base64url')}\r\nX-CSTP-Version: 1\r\n\r\n`);
       return collect(s);
     }
     case 'bad-cstp': {
-      const s = await tls();
-      const cookie = await login(s);
+      const s = await tls(host, port);
+      const cookie = await login(s, host, user, password);
       await request(s, `CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: x\r\nCookie: webvpn=${cookie}\r\nX-CSTP-Version: 1\r\nX-CSTP-Base-MTU: 1500\r\n\r\n`);
       s.write(Buffer.concat([Buffer.from('STF\x01\x00\x04\x00\x00', 'latin1'), Buffer.from([0x45, 0, 0, 4]), randomBytes(1000)]));
       return collect(s);

@@ -12,17 +12,17 @@
  */
 import t from 'tap';
 import { connect } from 'node:net';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer,
+  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, startServer,
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
-import { startFreeradius, type FreeradiusHandle } from '../helpers/freeradius';
+import { occtl as occtlIn } from '../helpers/occtl';
+import { readDetail, startFreeradius, type DetailRecord, type FreeradiusHandle } from '../helpers/freeradius';
 import { startRedis, type RedisHandle } from '../helpers/redis';
 import { sleep, until } from '../helpers/wait';
 
-const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
 const FRONT_PORT = 4450;
 const POOL = '198.19.64.0/26';
 const SERVER_TUN = '198.19.64.1';
@@ -37,10 +37,7 @@ const live: VpnSession[] = [];
 
 type Row = Record<string, string>;
 
-async function occtl(s: ServerHandle, ...args: string[]): Promise<string> {
-  const r = await topo.exec(topo.serverNs, process.execPath, [OCCTL, '-s', s.files.occtlSocketPath, ...args], { env: serverEnv() });
-  return r.stdout;
-}
+const occtl = (s: ServerHandle, ...args: string[]): Promise<string> => occtlIn(topo, s, ...args);
 const clusterUsers = async (via = servers[0]!): Promise<Row[]> => JSON.parse(await occtl(via, '-j', 'show', 'cluster', 'users') || '[]') as Row[];
 
 /** HAProxy's runtime API: its admin socket takes one command per connection. */
@@ -55,18 +52,8 @@ function haproxy(cmd: string): Promise<string> {
   });
 }
 
-type Rec = Record<string, string>;
-function detail(): Rec[] {
-  if (!existsSync(radius.detailPath)) return [];
-  return readFileSync(radius.detailPath, 'utf8').split(/\n\s*\n/).filter((b) => b.trim()).map((block) => {
-    const rec: Rec = {};
-    for (const line of block.split('\n')) {
-      const m = /^\s+([\w-]+) = (.*)$/.exec(line);
-      if (m) rec[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
-    }
-    return rec;
-  });
-}
+type Rec = DetailRecord;
+const detail = (): Rec[] => readDetail(radius.detailPath);
 
 const logs = () => servers.map((s, i) => `--- vpn${i + 1}\n${s.output().slice(-2500)}`).join('\n');
 
@@ -230,5 +217,8 @@ t.test('Redis down: tunnels carry on, logins fail clearly; Redis back: logins wo
   }, 30_000, logs);
   t.ok(back.cookie, 'a cookie again');
   t.ok((await ping(topo, topo.clientNs, SERVER_TUN, { count: 2, iface: dave.tundev })).ok, 'the old tunnel still carries traffic');
-  for (const s of servers) t.match(s.output(), /session store reachable again/);
+  for (const [i, s] of servers.entries()) {
+    t.ok(await until(`vpn${i + 1} logs that the store is back`, () => /session store reachable again/.test(s.output()), 10_000).catch(() => false),
+      `vpn${i + 1} logged that the store is back`);
+  }
 });

@@ -10,15 +10,15 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer, stopProcess,
+  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, startServer, stopProcess,
   vpncScriptPath, type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
+import { occtlUsers as occtlUsersOf, type OcctlUser } from '../helpers/occtl';
 import { sleep, until } from '../helpers/wait';
 import { startFreeradius, type FreeradiusHandle } from '../helpers/freeradius';
 import { serverProcs } from '../helpers/server-procs';
 import { Ipv4Pool } from '../../src/main/leases';
 
-const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
 const USERS = NAMES.map((name) => ({ name, password: `${name} pw` }));
 const SERVER_TUN = '198.19.0.1';
@@ -36,11 +36,8 @@ t.teardown(async () => {
 });
 
 
-type User = Record<string, string | number>;
-async function occtlUsers(s: ServerHandle): Promise<User[]> {
-  const r = await topo.exec(topo.serverNs, process.execPath, [OCCTL, '-s', s.files.occtlSocketPath, '-j', 'show', 'users'], { env: serverEnv() });
-  return JSON.parse(r.stdout || '[]') as User[];
-}
+type User = OcctlUser;
+const occtlUsers = (s: ServerHandle): Promise<User[]> => occtlUsersOf(topo, s);
 
 async function connect(s: ServerHandle, name: string, extraArgs: string[] = []): Promise<VpnSession> {
   const v = await connectOpenconnect(topo, {

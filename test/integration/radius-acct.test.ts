@@ -13,7 +13,7 @@ import {
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
 import { until } from '../helpers/wait';
-import { startFreeradius, type FreeradiusHandle, type RadiusUser } from '../helpers/freeradius';
+import { readDetail, startFreeradius, type DetailRecord, type FreeradiusHandle, type RadiusUser } from '../helpers/freeradius';
 
 const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
 const USERS: RadiusUser[] = [
@@ -54,20 +54,8 @@ t.teardown(async () => {
   await topo?.cleanup();
 });
 
-type Rec = Record<string, string>;
-
-/** The detail file's records: a date line, then `\tName = value` lines, blank-line separated. */
-function detail(): Rec[] {
-  if (!existsSync(fr.detailPath)) return [];
-  return readFileSync(fr.detailPath, 'utf8').split(/\n\s*\n/).filter((b) => b.trim()).map((block) => {
-    const rec: Rec = {};
-    for (const line of block.split('\n')) {
-      const m = /^\s+([\w-]+) = (.*)$/.exec(line);
-      if (m) rec[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
-    }
-    return rec;
-  });
-}
+type Rec = DetailRecord;
+const detail = (): Rec[] => readDetail(fr.detailPath);
 const of = (user: string) => detail().filter((r) => r['User-Name'] === user);
 
 /** until() with what the detail file and the server say, for a timeout */

@@ -14,13 +14,13 @@ import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  connectOpenconnect, createTopology, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer,
+  connectOpenconnect, createTopology, ping, removeStaleNamespaces, startServer,
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
+import { occtlUsers as occtlUsersOf, type OcctlUser } from '../helpers/occtl';
 import { httpGetInServerNs } from '../helpers/ops-server';
 import { sleep, until } from '../helpers/wait';
 
-const OCCTL = join(repoRoot(), 'bin', 'occtl-ts');
 const USERS = [{ name: 'alice', password: 'alice pw' }, { name: 'bob', password: 'bob pw' }];
 const SERVER_TUN = '198.19.0.1';
 const LIMIT_MIB = 150;
@@ -45,11 +45,8 @@ t.teardown(async () => {
   await topo?.cleanup();
 });
 
-type User = Record<string, string | number>;
-async function occtlUsers(s: ServerHandle): Promise<User[]> {
-  const r = await topo.exec(topo.serverNs, process.execPath, [OCCTL, '-s', s.files.occtlSocketPath, '-j', 'show', 'users'], { env: serverEnv() });
-  return JSON.parse(r.stdout || '[]') as User[];
-}
+type User = OcctlUser;
+const occtlUsers = (s: ServerHandle): Promise<User[]> => occtlUsersOf(topo, s);
 
 const logLines = (s: ServerHandle, msg: string) => s.output().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
 
