@@ -145,12 +145,20 @@ function describeHash(hash: string): string {
   return prefix ? `unsupported hash scheme ${prefix}` : 'unsupported hash scheme (not $id$)';
 }
 
-/** True when crypt(3) of `password` under the stored hash gives that hash; the comparison is constant-time. */
-export async function verifyPassword(password: string, hash: string): Promise<boolean> {
-  if (hash === '') return false;
+/**
+ * crypt(3) of `password` under the stored hash, compared with it in constant time:
+ * 'refused' when crypt(3) does not take the hash (an unknown or malformed scheme).
+ */
+async function cryptCheck(password: string, hash: string): Promise<'match' | 'differs' | 'refused'> {
+  if (hash === '') return 'differs';
   const got = await cryptAsync(password, hash);
-  if (got === null || got.length !== hash.length) return false;
-  return timingSafeEqual(Buffer.from(got), Buffer.from(hash));
+  if (got === null) return 'refused';
+  return got.length === hash.length && timingSafeEqual(Buffer.from(got), Buffer.from(hash)) ? 'match' : 'differs';
+}
+
+/** True when crypt(3) of `password` under the stored hash gives that hash. */
+export async function verifyPassword(password: string, hash: string): Promise<boolean> {
+  return (await cryptCheck(password, hash)) === 'match';
 }
 
 let dummyHash: string | undefined;
@@ -186,9 +194,9 @@ export class PasswdFile {
       return { result: 'locked', groups: [] };
     }
     // An empty stored hash means "OTP only" in ocserv; without OTP it is refused there as well.
-    if (!(await verifyPassword(password, entry.hash))) {
-      const refused = entry.hash !== '' && (await cryptAsync('x', entry.hash)) === null;
-      return { result: 'bad-password', groups: [], ...(refused ? { unsupported: describeHash(entry.hash) } : {}) };
+    const verdict = await cryptCheck(password, entry.hash);
+    if (verdict !== 'match') {
+      return { result: 'bad-password', groups: [], ...(verdict === 'refused' ? { unsupported: describeHash(entry.hash) } : {}) };
     }
     return { result: 'ok', groups: [...entry.groups] };
   }

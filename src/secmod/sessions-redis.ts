@@ -47,13 +47,16 @@ for _, k in ipairs({KEYS[1], KEYS[3]}) do
 end
 return 1`;
 
-// KEYS: record, exp, sid key, user set. ARGV: digest. The session's JSON if this call took it.
+// KEYS: record, exp. ARGV: digest, key prefix. The session's JSON if this call took it. The
+// index keys are named from the record itself (a standalone Redis only: see docs/CLUSTER.md).
 const TAKE = `
-local j = redis.call('HGET', KEYS[1], 'j')
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('SREM', KEYS[4], ARGV[1])
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+local j = redis.call('HGET', KEYS[1], 'j')
 if not j then return false end
+local s = cjson.decode(j)
+local sidKey = ARGV[2] .. 'sid:' .. s.sid
+if redis.call('GET', sidKey) == ARGV[1] then redis.call('DEL', sidKey) end
+redis.call('SREM', ARGV[2] .. 'user:' .. s.username, ARGV[1])
 redis.call('DEL', KEYS[1])
 return j`;
 
@@ -82,7 +85,7 @@ export class RedisSessionStore implements SessionStore {
     this.node = cfg.node;
     this.issueScript = defineScript(this.redis, 'ocsIssue', 4, ISSUE);
     this.casScript = defineScript(this.redis, 'ocsCas', 3, CAS);
-    this.takeScript = defineScript(this.redis, 'ocsTake', 4, TAKE);
+    this.takeScript = defineScript(this.redis, 'ocsTake', 2, TAKE);
   }
 
   async issue(username: string, groupname: string, remoteAddr: string, extra: IssueExtra = {}): Promise<CookieSession> {
@@ -114,7 +117,7 @@ export class RedisSessionStore implements SessionStore {
   async release(cookie: string, logout: boolean): Promise<CookieSession | undefined> {
     const r = await this.update(cookie, (s) => leaveTunnel(s, this.now(), this.cookieTimeoutS, this.node));
     if (!r) return undefined;
-    if (logout) await this.take(digest(r.s.cookie), r.s.sid, r.s.username, 'logout', cookie);
+    if (logout) await this.take(digest(cookie), 'logout', cookie);
     return r.s;
   }
 
@@ -127,7 +130,7 @@ export class RedisSessionStore implements SessionStore {
   async expire(): Promise<void> {
     const now = this.now();
     const due = await this.call(() => this.redis.zrangebyscore(`${this.p}exp`, '-inf', now, 'LIMIT', 0, SWEEP_BATCH));
-    for (const d of due) await this.take(d, undefined, undefined, 'expired');
+    for (const d of due) await this.take(d, 'expired');
     await this.adoptOrphans();
   }
 
@@ -140,7 +143,7 @@ export class RedisSessionStore implements SessionStore {
   async dropSid(sid: string): Promise<CookieSession[]> {
     const d = await this.call(() => this.redis.get(this.k('sid', sid)));
     if (!d) return [];
-    const s = await this.take(d, sid, undefined, 'dropped');
+    const s = await this.take(d, 'dropped');
     return s ? [s] : [];
   }
 
@@ -179,7 +182,7 @@ export class RedisSessionStore implements SessionStore {
     if (!h.j || !h.v) return undefined;
     const s: CookieSession = { ...(JSON.parse(h.j) as Stored), cookie };
     if (!s.inUse && s.expiresAt <= this.now()) {
-      await this.take(d, s.sid, s.username, 'expired', cookie);
+      await this.take(d, 'expired', cookie);
       return undefined;
     }
     return { s, v: h.v };
@@ -200,20 +203,14 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Ends a session for good; only the server whose take succeeds tells onEnd. */
-  private async take(d: string, sid: string | undefined, username: string | undefined, kind: SessionEndKind, cookie = ''): Promise<CookieSession | undefined> {
-    let sidKey = sid;
-    let user = username;
-    if (sidKey === undefined || user === undefined) {
-      // the indexes' keys are in the record
-      const j = await this.call(() => this.redis.hget(this.k('s', d), 'j'));
-      if (j) ({ sid: sidKey, username: user } = JSON.parse(j) as Stored);
-    }
-    const j = await this.call(() => this.takeScript(this.k('s', d), `${this.p}exp`, this.k('sid', sidKey ?? ''), this.k('user', user ?? ''), d));
+  private async take(d: string, kind: SessionEndKind, cookie = ''): Promise<CookieSession | undefined> {
+    const j = await this.call(() => this.takeScript(this.k('s', d), `${this.p}exp`, d, this.p));
     if (typeof j !== 'string') return undefined;
     const s: CookieSession = { ...(JSON.parse(j) as Stored), cookie };
     if (s.activated) this.onEnd?.(s, kind);
     return s;
   }
+
 
   /**
    * Sessions whose tunnels were on a server that is gone (its heartbeat stopped): those

@@ -21,10 +21,10 @@ export class ClusterBus {
   private readonly channel: string;
   private readonly replyChannel: string;
 
-  constructor(private readonly pub: Redis, private readonly sub: Redis, prefix: string, readonly node: string,
+  constructor(private readonly pub: Redis, private readonly sub: Redis, private readonly prefix: string, readonly node: string,
     private readonly alive: () => Promise<Set<string>>, private readonly log: Logger) {
     this.channel = `${prefix}bus`;
-    this.replyChannel = `${prefix}reply:${node}`;
+    this.replyChannel = this.replyTo(node);
     sub.on('messageBuffer', (channel: Buffer, data: Buffer) => this.received(channel.toString(), data));
     sub.subscribe(this.channel, this.replyChannel).catch((err: Error) => log.error({ err: err.message }, 'cannot subscribe to the cluster channel'));
   }
@@ -60,6 +60,9 @@ export class ClusterBus {
     for (const w of this.waiting.values()) w.done();
   }
 
+  /** where a server receives the answers to its requests */
+  private replyTo(node: string): string { return `${this.prefix}reply:${node}`; }
+
   private received(channel: string, data: Buffer): void {
     let m: ClusterMessage;
     try {
@@ -87,7 +90,7 @@ export class ClusterBus {
     if (!a || m.id === undefined) return;
     try {
       const r = await a(m);
-      await this.pub.publish(`${this.channel.slice(0, -'bus'.length)}reply:${m.from}`, encodeCluster({ ...r, type: 'rpc-reply', id: m.id, from: this.node }));
+      await this.pub.publish(this.replyTo(m.from), encodeCluster({ ...r, type: 'rpc-reply', id: m.id, from: this.node }));
     } catch (err) {
       this.log.warn({ method: m.method, from: m.from, err: (err as Error).message }, 'cannot answer a cluster request');
     }

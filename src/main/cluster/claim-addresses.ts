@@ -11,13 +11,8 @@ const TRIES = 16;
 
 export const v6Key = (a: { remote: string; prefix: number }) => `${a.remote}/${a.prefix}`;
 
-export interface ClaimedAddresses extends SessionAddresses {
-  /** servers whose tunnel of the same session had these addresses (they must let go) */
-  previousNodes: string[];
-}
-
 export async function leaseClaimed(addrs: Addresses, claims: LeaseClaims, eff: EffectiveSession, req: LeaseRequest, sid: string):
-  Promise<ClaimedAddresses | { reason: string }> {
+  Promise<SessionAddresses | { reason: string }> {
   const taken: SessionAddresses[] = [];
   try {
     for (let i = 0; i < TRIES; i++) {
@@ -25,10 +20,8 @@ export async function leaseClaimed(addrs: Addresses, claims: LeaseClaims, eff: E
       if ('reason' in got) return taken.length ? { reason: `${got.reason} (addresses held by other servers of the cluster were skipped)` } : got;
       const v4 = got.v4 ? await claims.claim(got.v4.remote, sid) : { ok: true };
       const v6 = got.v6 && v4.ok ? await claims.claim(v6Key(got.v6), sid) : { ok: true };
-      if (v4.ok && v6.ok) {
-        const previousNodes = [v4, v6].map((r) => 'previousNode' in r ? r.previousNode : undefined).filter((n): n is string => !!n);
-        return { ...got, previousNodes: [...new Set(previousNodes)] };
-      }
+      // a tunnel of the same session elsewhere gives way on the 'replace' message (server.ts)
+      if (v4.ok && v6.ok) return got;
       if (v4.ok && got.v4) claims.release(got.v4.remote, sid);
       // keep the one another server holds out of this server's next pick; give back the other
       taken.push({ v4: v4.ok ? undefined : got.v4, v6: v4.ok ? got.v6 : undefined });
