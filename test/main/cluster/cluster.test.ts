@@ -66,9 +66,8 @@ t.test('requests to every living server', async (t) => {
   const replies = await a!.bus.rpc('disconnect-user', { name: 'alice' });
   t.same(replies.map((x) => [x.from, x.count]).sort(), [['b', 2], ['c', 1]]);
   await c!.stop();
-  const started = Date.now();
-  t.same((await a!.bus.rpc('disconnect-user', { name: 'alice' })).map((x) => x.from), ['b'], 'a server that left is not waited for');
-  t.ok(Date.now() - started < 1500);
+  // with no timeout to speak of, the call returns only because it waits for living servers alone
+  t.same((await a!.bus.rpc('disconnect-user', { name: 'alice' }, 600_000)).map((x) => x.from), ['b'], 'a server that left is not waited for');
 });
 
 t.test('a malformed message on the bus is dropped; the bus goes on', async (t) => {
