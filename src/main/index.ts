@@ -1,6 +1,7 @@
 /**
  * ocserv-ts main process: the command line, configuration, privilege checks, then MainServer.
  */
+import '../common/jit';
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';

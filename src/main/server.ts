@@ -12,7 +12,7 @@ import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
-import { closeFd, dupFd, seqpacketPair, tunOpen } from '../native';
+import { closeFd, dupFd, seqpacketPair, tunOpen, type TunDevice } from '../native';
 import { readProxyHeader } from './proxy-reader';
 import { clientFacing, tlsSettings } from './client-facing';
 import { listenAddresses } from './listen-addresses';
@@ -450,13 +450,28 @@ export class MainServer {
 
   private async openSession(w: WorkerProc, connId: number, conn: ConnInfo, cookie: string, mtu: number, client: MainSession['client'], wantsIpv6: boolean):
     Promise<{ reason: string } | { params: SessionParams; fd: number }> {
-    const remoteAddr = conn.remoteAddr;
-    const c = this.config;
     const channel = this.secmod.channel;
     if (!channel) return { reason: 'sec-mod unavailable' };
+    const asked = channel.request<'session.open', SecmodToMain['session.open.reply']>('session.open', { cookie, remoteAddr: conn.remoteAddr });
+    // Creating a tun device is the slowest step of main's part (a new network device in the
+    // kernel): done while sec-mod checks the cookie, it is off the client's wait. A device
+    // the session does not take (a refused cookie, any failure) is closed, so it vanishes.
+    const tun = earlyTun(this.config.device);
+    try {
+      return await this.openSessionOn(tun, asked, w, connId, conn, cookie, mtu, client, wantsIpv6);
+    } finally {
+      if (tun.device && !tun.taken) closeFd(tun.device.fd);
+    }
+  }
+
+  private async openSessionOn(early: EarlyTun, asked: Promise<{ body: SecmodToMain['session.open.reply'] }>, w: WorkerProc, connId: number, conn: ConnInfo,
+    cookie: string, mtu: number, client: MainSession['client'], wantsIpv6: boolean): Promise<{ reason: string } | { params: SessionParams; fd: number }> {
+    const remoteAddr = conn.remoteAddr;
+    const c = this.config;
+    const channel = this.secmod.channel!;
     let reply: SecmodToMain['session.open.reply'];
     try {
-      reply = (await channel.request<'session.open', SecmodToMain['session.open.reply']>('session.open', { cookie, remoteAddr })).body;
+      reply = (await asked).body;
     } catch (err) {
       return { reason: `sec-mod: ${(err as Error).message}` };
     }
@@ -513,7 +528,9 @@ export class MainServer {
     if (eff.hostname) client = { ...client, hostname: eff.hostname };
     let tun;
     try {
-      tun = tunOpen(c.device);
+      if (early.error) throw early.error;
+      tun = early.device!;
+      early.taken = true;
       addrs.configureTun(tun.name, got, tunMtu, reply.username);
     } catch (err) {
       if (tun) closeFd(tun.fd);
@@ -582,8 +599,12 @@ export class MainServer {
     if (udp) this.udpTunings.set(session, udp);
     if (client.hostname) this.scripts.hostUpdate(script);
     const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };
-    channel.send('session.started', { cookie, ipv4: lease?.remote, ipv6, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
-    this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease?.remote, vpnIp6: ipv6 && `${ipv6.address}/${ipv6.prefix}`, tun: tun.name, sid: session.sid }, 'session opened');
+    // after the worker's reply, which the client is waiting for (before anything the worker
+    // may send about this session, which arrives in a later turn of the event loop)
+    setImmediate(() => {
+      channel.send('session.started', { cookie, ipv4: lease?.remote, ipv6, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
+      this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease?.remote, vpnIp6: ipv6 && `${ipv6.address}/${ipv6.prefix}`, tun: tun.name, sid: session.sid }, 'session opened');
+    });
     return {
       fd: tun.fd,
       params: {
@@ -736,5 +757,16 @@ export class MainServer {
       renewTls: (c, keyBase) => this.renewTls(c, keyBase),
     });
     this.admin.start();
+  }
+}
+
+/** A tun device opened before the session is known; `taken` once the session owns it. */
+interface EarlyTun { device?: TunDevice; error?: Error; taken: boolean }
+
+function earlyTun(name: string): EarlyTun {
+  try {
+    return { device: tunOpen(name), taken: false };
+  } catch (err) {
+    return { error: err as Error, taken: false };
   }
 }

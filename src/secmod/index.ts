@@ -3,6 +3,7 @@
  * Started by main with the config path as argument and its main channel on fd 3;
  * each worker's channel arrives later over that channel.
  */
+import '../common/jit';
 import { loadConfig } from '../common/config';
 import { createLogger, logCrashes } from '../common/log';
 import { Channel } from '../ipc/channel';

@@ -2,6 +2,7 @@
  * A worker: runs as run-as-user, holds no long-term secret of its own, and serves the TLS
  * connections main hands it (fd 3 = channel to main, fd 4 = channel to sec-mod).
  */
+import '../common/jit';
 import { createServer, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';

@@ -107,4 +107,6 @@ t.test('a forged cookie gets no tunnel', async (t) => {
   t.not(r.code, 0, 'openconnect fails');
   t.match(r.stdout + r.stderr, /401|Unauthorized|Creating SSL connection failed|Failed to/i);
   t.match(server.output(), /unknown or expired cookie/);
+  // main opens a tun device while sec-mod checks the cookie; a refused one must not stay behind
+  t.same(await tunsOnServer(), [], 'no tun device left on the server');
 });
