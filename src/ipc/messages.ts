@@ -249,6 +249,11 @@ export const workerToSecmod = {
     groupFromUrl: optional(bool),
     /** what the worker's TLS handshake verified of a client certificate (auth = "certificate") */
     cert: optional(obj({ username: optional(str(256)), groups: array(str(256), 32) })),
+    /**
+     * The client's answers to a first form the worker served itself (a `shared` one): the
+     * login begins and takes them in one step.
+     */
+    answers: optional(record(str(1024), 8)),
   }),
   'auth.cont': obj({
     authId: str(128),
@@ -275,7 +280,12 @@ export interface AuthPrompt {
 
 export interface SecmodToWorker {
   'auth.reply':
-    | { status: 'continue'; authId: string; message: string; prompts: AuthPrompt[]; error?: string }
+    /**
+     * shared: this first form is what every client that names no user, group or certificate
+     * is shown; the worker may serve it to such clients' first request itself, as ocserv's
+     * workers do, and send their answers with auth.init (src/worker/first-form.ts).
+     */
+    | { status: 'continue'; authId: string; message: string; prompts: AuthPrompt[]; error?: string; shared?: boolean }
     | { status: 'ok'; cookie: string; username: string; message?: string }
     | { status: 'fail'; message: string };
 }

@@ -141,7 +141,20 @@ export class Authenticator {
       // select-group-by-url: the URL named the group, so no form offers the list (as ocserv)
       firstForm: msg.groupFromUrl !== true,
     };
-    return this.advance(login, () => login.conv.start());
+    const reply = await this.advance(login, () => login.conv.start());
+    if (reply.status !== 'continue') return reply;
+    // the worker served this first form itself, and the client's answers are here already
+    // (the login was begun just now for this very client: no proof to compare)
+    if (msg.answers && Object.keys(msg.answers).length) return this.cont({ authId: reply.authId, answers: msg.answers });
+    return this.sameForEveryone(msg, chain) && reply.error === undefined ? { ...reply, shared: true } : reply;
+  }
+
+  /**
+   * Whether a login begun this way shows every client the same first form: no user name,
+   * group or certificate of its own, and a first backend whose opening question is fixed.
+   */
+  private sameForEveryone(msg: WorkerToSecmod['auth.init'], chain: AuthBackend[]): boolean {
+    return !msg.username && !msg.groupname && !msg.cert && msg.groupFromUrl !== true && chain === this.primary && chain[0]?.sameFirstForm === true;
   }
 
   async cont(msg: WorkerToSecmod['auth.cont']): Promise<Reply> {

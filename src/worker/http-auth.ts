@@ -6,6 +6,7 @@ import { AuthXmlError, authFailXml, authRequestXml, authSuccessXml, parseClientA
 import type { CertIdentity } from './client-cert';
 import { profileManifestXml } from './user-profile';
 import { groupFromUrl } from './group-url';
+import { FirstFormCache, type FirstForm } from './first-form';
 
 /** what one connection's logins left behind */
 export interface LoginState {
@@ -16,9 +17,14 @@ export interface LoginState {
 type AuthReply = SecmodToWorker['auth.reply'];
 
 export interface SecmodAuthClient {
-  init(req: { remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string; groupFromUrl?: boolean; cert?: CertIdentity }): Promise<AuthReply>;
+  init(req: {
+    remoteAddr: string; proof: PeerProof; userAgent: string; username?: string; groupname?: string; groupFromUrl?: boolean; cert?: CertIdentity;
+    answers?: Record<string, string>;
+  }): Promise<AuthReply>;
   cont(req: { authId: string; answers: Record<string, string>; proof: PeerProof }): Promise<AuthReply>;
 }
+
+const CLEAR_CONTEXT = 'webvpncontext=; expires=Thu, 01 Jan 1970 22:00:00 GMT; path=/; Secure';
 
 export class BodyTooLargeError extends Error { override name = 'BodyTooLargeError'; }
 
@@ -63,6 +69,8 @@ export function cookieValue(req: IncomingMessage, name: string): string | undefi
  * sec-mod; the browser-style `webvpncontext` cookie only carries sec-mod's opaque id.
  */
 export class HttpAuth {
+  private readonly firstForm = new FirstFormCache();
+
   constructor(
     private readonly secmod: SecmodAuthClient,
     private readonly config: WorkerConfig,
@@ -77,7 +85,9 @@ export class HttpAuth {
     const remoteAddr = peer.remoteAddr;
     res.setHeader('X-Transcend-Version', '1');
     if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
-      return this.sendReply(res, await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? ''), cert }), state, true);
+      const known = cert ? undefined : this.firstForm.get();
+      if (known) return this.sendFirstForm(res, known);
+      return this.sendReply(res, this.firstForm.learn(await this.secmod.init({ remoteAddr, proof: peer, userAgent: String(req.headers['user-agent'] ?? ''), cert })), state, true);
     }
     const urlGroup = req.method === 'POST' ? groupFromUrl(req.url, this.config.selectGroupByUrl) : undefined;
     if (req.method !== 'POST' || !(req.url === '/' || req.url === '/auth' || req.url?.startsWith('/auth?') || urlGroup)) {
@@ -96,7 +106,14 @@ export class HttpAuth {
       return;
     }
     const authId = cookieValue(req, 'webvpncontext');
+    if (msg.type === 'init' && !urlGroup && !msg.groupSelect && !cert) {
+      const known = this.firstForm.get();
+      if (known) return this.sendFirstForm(res, known);
+    }
     if (msg.type === 'init' || !authId) {
+      // answers without a login id: to a form this worker served itself (or a client that
+      // answers before being asked); sec-mod begins the login and takes them at once
+      const answers = msg.type !== 'init' && Object.keys(msg.answers).length ? msg.answers : undefined;
       const reply = await this.secmod.init({
         remoteAddr,
         proof: peer,
@@ -105,18 +122,24 @@ export class HttpAuth {
         groupname: urlGroup ?? msg.groupSelect,
         ...(urlGroup ? { groupFromUrl: true } : {}),
         cert,
+        ...(answers ? { answers } : {}),
       });
-      // A client that answers the form on its first POST (no context yet) goes straight on.
-      if (msg.type !== 'init' && reply.status === 'continue' && Object.keys(msg.answers).length) {
-        return this.sendReply(res, await this.secmod.cont({ authId: reply.authId, answers: msg.answers, proof: peer }), state);
-      }
-      return this.sendReply(res, reply, state, true);
+      return this.sendReply(res, this.firstForm.learn(reply), state, !answers);
     }
     if (msg.type === 'logout') {
       res.writeHead(200, { 'Content-Type': 'text/xml' }).end(authFailXml('Logged out.'));
       return;
     }
     this.sendReply(res, await this.secmod.cont({ authId, answers: msg.answers, proof: peer }), state);
+  }
+
+  /**
+   * The shared first form (src/worker/first-form.ts): no login exists yet, so no login id;
+   * a stale one from an earlier attempt is cleared so the answers start a fresh login.
+   */
+  private sendFirstForm(res: ServerResponse, form: FirstForm): void {
+    res.writeHead(200, { 'Content-Type': 'text/xml', 'Set-Cookie': CLEAR_CONTEXT });
+    res.end(authRequestXml(form.message, form.prompts, undefined, this.config.preLoginBanner));
   }
 
   /** first: the answer to a new login, whose form carries the pre-login-banner */
@@ -133,7 +156,7 @@ export class HttpAuth {
         res.writeHead(200, {
           'Content-Type': 'text/xml',
           'Set-Cookie': [
-            `webvpncontext=; expires=Thu, 01 Jan 1970 22:00:00 GMT; path=/; Secure`,
+            CLEAR_CONTEXT,
             `webvpn=${reply.cookie}; Secure; HttpOnly`,
           ],
         });

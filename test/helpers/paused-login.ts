@@ -29,7 +29,10 @@ const post = (path: string, body: string, cookie = '') =>
   `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${cookie ? `Cookie: ${cookie}\r\n` : ''}\r\n${body}`;
 
 (async () => {
-  const first = await exchange(post('/', '<config-auth client="vpn" type="init"><version who="vpn">paused</version></config-auth>'));
+  let first = await exchange(post('/', '<config-auth client="vpn" type="init"><version who="vpn">paused</version></config-auth>'));
+  // a worker may serve the first form itself, before any login exists (src/worker/first-form.ts):
+  // a reply with no answers in it then begins one, and its form carries the login id
+  if (!/webvpncontext=[^;\s]/.test(first)) first = await exchange(post('/auth', '<config-auth client="vpn" type="auth-reply"><auth></auth></config-auth>'));
   const authId = /webvpncontext=([^;\s]+)/.exec(first)?.[1];
   if (!authId) throw new Error(`no login id: ${first.slice(0, 300)}`);
   process.stdout.write(`AUTHID ${authId}\n`);

@@ -60,6 +60,27 @@ t.test('plain: the form, a wrong password, then the right one', async (t) => {
   t.equal((await cont(form, { username: 'alice', password: 'alice-pw' })).status, 'fail', 'an old form id is spent');
 });
 
+t.test('a first form every client sees alike is marked shared; its answers may come with init', async (t) => {
+  const { init, issued, failures } = setup({ auth: [`plain[passwd=${passwd}]`], groups: ['eng', 'ops'] });
+  const form = await init();
+  t.match(form, { status: 'continue', shared: true }, 'no user, group or certificate: the same form for everyone');
+  t.same(form.status === 'continue' && form.prompts.map((p) => p.name), ['group_list', 'username', 'password'], 'the group choice included');
+  t.notOk((await init({ username: 'alice' }) as { shared?: boolean }).shared, 'a login that names its user: its own form');
+  t.notOk((await init({ groupname: 'ops' }) as { shared?: boolean }).shared, 'a chosen group comes first in the list: its own form');
+  // the worker served that form itself: the login begins with the answers in one step
+  t.match(await init({ answers: { group_list: 'ops', username: 'alice', password: 'alice-pw' } }), { status: 'ok', username: 'alice' });
+  t.equal(issued[0]!.groupname, 'ops', 'the group answered in the shared form');
+  const wrong = await init({ answers: { username: 'bob', password: 'nope' } });
+  t.match(wrong, { status: 'continue', error: 'Login failed.' }, 'a wrong password: the form again, now with a login id');
+  t.notOk((wrong as { shared?: boolean }).shared, 'a form with an error is not shared');
+  t.same(failures, ['bob'], 'the failure counts for the ban score');
+
+  const cert = setup({ auth: ['certificate', `plain[passwd=${passwd}]`] });
+  t.notOk((await cert.init({ cert: { username: 'alice', groups: [] } }) as { shared?: boolean }).shared, 'a certificate\'s login: its own form');
+  const either = setup({ auth: [`plain[passwd=${passwd}]`], enable: ['certificate'] });
+  t.match(await either.init(), { status: 'continue', shared: true }, 'enable-auth = certificate: a client without one sees the shared form');
+});
+
 t.test('three wrong answers end the login', async (t) => {
   const { init, cont } = setup({ auth: ['plain[' + passwd + ']'] });
   let r = await init();

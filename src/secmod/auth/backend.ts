@@ -75,6 +75,11 @@ export interface Conversation {
 export interface AuthBackend {
   /** the method's name in `auth = "..."` */
   readonly type: string;
+  /**
+   * A conversation begun without a user name asks everyone the same first question, with
+   * no I/O and no state of its own: workers may then serve that first form themselves.
+   */
+  readonly sameFirstForm?: boolean;
   /** `prior`: what earlier backends of the chain established (their user name binds this one) */
   begin(req: LoginRequest, prior: Identity | undefined): Conversation;
   /** the server is stopping or the configuration changed */

@@ -48,6 +48,7 @@ export function pamSettings(params: Record<string, string>): PamSettings {
 
 export class PamBackend implements AuthBackend {
   readonly type = 'pam';
+  readonly sameFirstForm = true;
   private readonly settings: PamSettings;
   private readonly helperPath: string | undefined;
 

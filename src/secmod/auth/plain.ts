@@ -21,6 +21,7 @@ const OTP_REASONS: Record<Exclude<OathResult['result'], 'ok' | 'error'>, string>
 
 export class PlainBackend implements AuthBackend {
   readonly type = 'plain';
+  readonly sameFirstForm = true;
   private readonly passwd: PasswdFile;
   private readonly otp?: OathUsersFile;
 

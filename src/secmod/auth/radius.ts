@@ -21,6 +21,7 @@ const MAX_PASSWORD = 128;
 
 export class RadiusBackend implements AuthBackend {
   readonly type = 'radius';
+  readonly sameFirstForm = true;
   private readonly cfg?: RadcliConfig;
   private readonly client?: RadiusClient;
   /** why logins cannot work (the radcli file went bad after the start-up check) */
