@@ -4,8 +4,8 @@
  * code in its interpreter until it has been called often, which a path taken once per
  * client never is. --always-sparkplug compiles every function to baseline machine code on
  * its first call instead (a quick, non-optimising compile; hot code is still optimised as
- * before). Measured with bench/all.ts's tunnel-up figure: 15.0 → 13.4 ms median over 20
- * connects, the rest of the path unchanged.
+ * before). Measured over 20 openconnect logins, from its TCP connect to "Configured as":
+ * median 15.0 → 13.4 ms, nothing else changed.
  */
 import { setFlagsFromString } from 'node:v8';
 
