@@ -108,7 +108,7 @@ export class Channel<In extends Bodies, Out extends Bodies> {
     if (r < 0) this.close('write failed');
   }
 
-  private onPackets(slab: Buffer, lengths: number[], fds: (number[] | null)[] | null): void {
+  private onPackets(slab: Buffer, lengths: Uint32Array, fds: (number[] | null)[] | null): void {
     let off = 0;
     for (let i = 0; i < lengths.length; i++) {
       const msg = slab.subarray(off, off + lengths[i]);

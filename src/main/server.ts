@@ -35,7 +35,7 @@ import { dropCapabilities } from './least-privilege';
 import { ListenNamespace } from './listen-netns';
 import { answersPing, unansweredLease } from './lease-ping';
 import { checkChrootDir } from './privileges';
-import { CLIENT_LINK_OVERHEAD, applySocketTuning, linkMtu, tcpTuning, udpTuning } from '../common/socket-tuning';
+import { CLIENT_LINK_OVERHEAD, applySocketTuning, enlargeReceiveBuffer, linkMtu, tcpTuning, udpTuning } from '../common/socket-tuning';
 import type { InheritedSockets } from './systemd';
 import { startOperations, type Operations } from './operations';
 import { Cluster } from './cluster/cluster';
@@ -330,6 +330,8 @@ export class MainServer {
         if (!s || !w) return undefined;
         return (fd, datagram) => {
           const untuned = applySocketTuning(fd, this.udpTunings.get(s));
+          const small = enlargeReceiveBuffer(fd);
+          if (small) this.log.debug({ ip: s.remoteAddr, err: small }, 'cannot enlarge the DTLS receive buffer');
           if (untuned.length) this.log.debug({ ip: s.remoteAddr, failed: untuned }, 'cannot tune the UDP socket');
           w.channel.send('dtls.new', { sessionId: s.sessionId, datagram }, [fd]);
           closeFd(fd);

@@ -103,7 +103,8 @@ export interface PacketIOOptions {
  * headroom bytes are zero. fds[i] are the fds that came with message i (null
  * when none); the whole fds argument is null when opts.fds is false.
  */
-export type OnPackets = (slab: Buffer, lengths: number[], fds: (number[] | null)[] | null) => void;
+/** lengths[i] is the size of packet i, which follows the one before it (and headroom) in slab. */
+export type OnPackets = (slab: Buffer, lengths: Uint32Array, fds: (number[] | null)[] | null) => void;
 
 export interface PacketIOCallbacks {
   onPackets: OnPackets;
@@ -384,7 +385,7 @@ export function netnsClose(handle: number): void {
 }
 
 /** SO_PRIORITY, SO_SNDBUF, IP_TOS, IPV6_TCLASS */
-export type SockoptName = 'priority' | 'sndbuf' | 'tos' | 'tclass';
+export type SockoptName = 'priority' | 'sndbuf' | 'rcvbuf' | 'rcvbufforce' | 'tos' | 'tclass';
 
 /** setsockopt with an int value; throws a NativeError (setsockopt) on failure. */
 export function setSockoptInt(fd: number, name: SockoptName, value: number): void {

@@ -1,5 +1,5 @@
 // The few integer socket options the client-facing sockets are tuned with (net-priority,
-// output-buffer), by name so TypeScript needs no platform constants.
+// output-buffer, the DTLS receive buffer), by name so TypeScript needs no platform constants.
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -16,12 +16,15 @@ namespace {
 bool Lookup(const std::string& name, int* level, int* opt) {
   if (name == "priority") { *level = SOL_SOCKET; *opt = SO_PRIORITY; return true; }
   if (name == "sndbuf") { *level = SOL_SOCKET; *opt = SO_SNDBUF; return true; }
+  if (name == "rcvbuf") { *level = SOL_SOCKET; *opt = SO_RCVBUF; return true; }
+  // beyond net.core.rmem_max; needs CAP_NET_ADMIN
+  if (name == "rcvbufforce") { *level = SOL_SOCKET; *opt = SO_RCVBUFFORCE; return true; }
   if (name == "tos") { *level = IPPROTO_IP; *opt = IP_TOS; return true; }
   if (name == "tclass") { *level = IPPROTO_IPV6; *opt = IPV6_TCLASS; return true; }
   return false;
 }
 
-const char* kNames = "'priority', 'sndbuf', 'tos' or 'tclass'";
+const char* kNames = "'priority', 'sndbuf', 'rcvbuf', 'rcvbufforce', 'tos' or 'tclass'";
 
 // setSockoptInt(fd, name, value)
 Napi::Value SetSockoptInt(const Napi::CallbackInfo& info) {

@@ -170,7 +170,7 @@ export class Tunnel {
     this.end(reason, true);
   }
 
-  private fromTun(slab: Buffer, lengths: number[]): void {
+  private fromTun(slab: Buffer, lengths: Uint32Array): void {
     const dtls = this.dtls?.up && this.udp.usable(Date.now()) ? this.dtls : undefined;
     const dtlsMtu = dtls ? Math.min(dtls.dataMtu, this.mtu?.cap ?? Infinity) : 0;
     let viaDtls: Buffer[] | undefined;

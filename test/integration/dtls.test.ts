@@ -4,6 +4,7 @@
  * back from a new port, and junk on the UDP port.
  */
 import t, { type Test } from 'tap';
+import { DTLS_RCVBUF } from '../../src/common/socket-tuning';
 import { join } from 'node:path';
 import { until } from '../helpers/wait';
 import {
@@ -72,6 +73,10 @@ t.test('PSK-NEGOTIATE (openconnect default)', async (t) => {
     const s = await connect(server);
     await expectDtlsTraffic(t, s, /^\(DTLS1\.2\)-\(PSK\)-\(AES-(256|128)-GCM\)$/);
     t.match(server.output(), /"cipher":"\(DTLS1\.2\)-\(PSK\)-\(AES-256-GCM\)","msg":"DTLS established"/);
+    // the session's UDP socket takes bursts without dropping (src/common/socket-tuning.ts, DTLS_RCVBUF)
+    const ss = await topo.exec(topo.serverNs, 'ss', ['-H', '-u', '-m', '-n', 'state', 'established'], { check: true });
+    const rb = /skmem:\(r\d+,rb(\d+),/.exec(ss.stdout)?.[1];
+    t.equal(Number(rb), 2 * DTLS_RCVBUF, 'the DTLS socket\'s receive buffer is enlarged', { ss: ss.stdout });
     await s.disconnect();
   });
 });
