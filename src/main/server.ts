@@ -329,9 +329,8 @@ export class MainServer {
         const w = s && this.workers.get(s.workerId);
         if (!s || !w) return undefined;
         return (fd, datagram) => {
-          const untuned = applySocketTuning(fd, this.udpTunings.get(s));
           const small = enlargeReceiveBuffer(fd);
-          if (small) this.log.debug({ ip: s.remoteAddr, err: small }, 'cannot enlarge the DTLS receive buffer');
+          const untuned = [...applySocketTuning(fd, this.udpTunings.get(s)), ...(small ? [small] : [])];
           if (untuned.length) this.log.debug({ ip: s.remoteAddr, failed: untuned }, 'cannot tune the UDP socket');
           w.channel.send('dtls.new', { sessionId: s.sessionId, datagram }, [fd]);
           closeFd(fd);
@@ -456,17 +455,21 @@ export class MainServer {
     if (!channel) return { reason: 'sec-mod unavailable' };
     const asked = channel.request<'session.open', SecmodToMain['session.open.reply']>('session.open', { cookie, remoteAddr: conn.remoteAddr });
     // Creating a tun device is the slowest step of main's part (a new network device in the
-    // kernel): done while sec-mod checks the cookie, it is off the client's wait. A device
-    // the session does not take (a refused cookie, any failure) is closed, so it vanishes.
-    const tun = earlyTun(this.config.device);
+    // kernel): done while sec-mod checks the cookie, it is off the client's wait. Unless a
+    // session opens on it (a refused cookie, any failure), it is closed, so it vanishes.
+    const tun = tunOrError(this.config.device);
+    let opened = false;
     try {
-      return await this.openSessionOn(tun, asked, w, connId, conn, cookie, mtu, client, wantsIpv6);
+      const r = await this.openSessionOn(tun, asked, w, connId, conn, cookie, mtu, client, wantsIpv6);
+      opened = !('reason' in r);
+      return r;
     } finally {
-      if (tun.device && !tun.taken) closeFd(tun.device.fd);
+      if (!opened && !(tun instanceof Error)) closeFd(tun.fd);
     }
   }
 
-  private async openSessionOn(early: EarlyTun, asked: Promise<{ body: SecmodToMain['session.open.reply'] }>, w: WorkerProc, connId: number, conn: ConnInfo,
+  /** The session on `tun`, which openSession closes unless this opens it. */
+  private async openSessionOn(tun: TunDevice | Error, asked: Promise<{ body: SecmodToMain['session.open.reply'] }>, w: WorkerProc, connId: number, conn: ConnInfo,
     cookie: string, mtu: number, client: MainSession['client'], wantsIpv6: boolean): Promise<{ reason: string } | { params: SessionParams; fd: number }> {
     const remoteAddr = conn.remoteAddr;
     const c = this.config;
@@ -528,14 +531,10 @@ export class MainServer {
       got.v4 = v4;
     }
     if (eff.hostname) client = { ...client, hostname: eff.hostname };
-    let tun;
     try {
-      if (early.error) throw early.error;
-      tun = early.device!;
-      early.taken = true;
+      if (tun instanceof Error) throw tun;
       addrs.configureTun(tun.name, got, tunMtu, reply.username);
     } catch (err) {
-      if (tun) closeFd(tun.fd);
       addrs.release(got);
       unclaim();
       this.log.error({ err: (err as Error).message }, 'cannot create the tun device');
@@ -578,7 +577,6 @@ export class MainServer {
     script.id = session.sessionId;
     const verdict = await this.scripts.connect(script);
     if (!verdict.ok) {
-      closeFd(tun.fd);
       addrs.release(got);
       unclaim();
       return release(`connect-script refused the session (${verdict.reason})`);
@@ -587,7 +585,6 @@ export class MainServer {
     const added = await this.iroutes.add(tun.name, eff.iroutes, reply.username);
     if (!added.ok) {
       this.scripts.disconnect(script, zeroStats(), 0);
-      closeFd(tun.fd);
       addrs.release(got);
       unclaim();
       return release(added.reason);
@@ -762,13 +759,11 @@ export class MainServer {
   }
 }
 
-/** A tun device opened before the session is known; `taken` once the session owns it. */
-interface EarlyTun { device?: TunDevice; error?: Error; taken: boolean }
-
-function earlyTun(name: string): EarlyTun {
+/** A new tun device, or why there is none (reported once the session needs it). */
+function tunOrError(name: string): TunDevice | Error {
   try {
-    return { device: tunOpen(name), taken: false };
+    return tunOpen(name);
   } catch (err) {
-    return { error: err as Error, taken: false };
+    return err as Error;
   }
 }

@@ -384,7 +384,7 @@ export function netnsClose(handle: number): void {
   native.netnsClose(handle);
 }
 
-/** SO_PRIORITY, SO_SNDBUF, IP_TOS, IPV6_TCLASS */
+/** SO_PRIORITY, SO_SNDBUF, SO_RCVBUF(FORCE), IP_TOS, IPV6_TCLASS */
 export type SockoptName = 'priority' | 'sndbuf' | 'rcvbuf' | 'rcvbufforce' | 'tos' | 'tclass';
 
 /** setsockopt with an int value; throws a NativeError (setsockopt) on failure. */

@@ -211,7 +211,6 @@ export class RedisSessionStore implements SessionStore {
     return s;
   }
 
-
   /**
    * Sessions whose tunnels were on a server that is gone (its heartbeat stopped): those
    * tunnels are over, and a session left with none starts to age like any other.
