@@ -58,31 +58,29 @@ export class RecordProtection {
 
   /**
    * Whole records (header included) for many packets at once, each `prefix + packet`, with
-   * sequence numbers from firstSeq on: the data path's way to protect a batch.
+   * sequence numbers from firstSeq on: the data path's way to protect a batch. Packet i is
+   * src[spans[2i], +spans[2i+1]); the records go back to back into out and their lengths
+   * into outLengths, and nothing is allocated on the way (AEAD suites). Returns the bytes
+   * written; throws a RangeError when out is too small.
    */
-  sealRecords(type: number, version: number, epoch: number, firstSeq: number, prefix: Buffer, packets: Buffer[]): Buffer[] {
-    if (this.aead) {
-      const slab = this.aead.seal(type, version, epoch, firstSeq, prefix, packets);
-      const overhead = RECORD_HEADER_LEN + RecordProtection.overhead(this.suite) + prefix.length;
-      const out: Buffer[] = new Array(packets.length);
-      let off = 0;
-      for (let i = 0; i < packets.length; i++) {
-        const len = overhead + packets[i].length;
-        out[i] = slab.subarray(off, off + len);
-        off += len;
-      }
-      return out;
+  sealSpans(type: number, version: number, epoch: number, firstSeq: number, prefix: Buffer,
+    src: Buffer, spans: Uint32Array, count: number, out: Buffer, outLengths: Uint32Array): number {
+    if (this.aead) return this.aead.sealSpans(type, version, epoch, firstSeq, prefix, src, spans, count, out, outLengths);
+    let off = 0;
+    for (let i = 0; i < count; i++) {
+      const frag = this.encrypt(type, version, epoch, firstSeq + i, [prefix, src.subarray(spans[2 * i], spans[2 * i] + spans[2 * i + 1])]);
+      const len = RECORD_HEADER_LEN + frag.length;
+      if (off + len > out.length) throw new RangeError('sealSpans: out is too small');
+      out[off] = type;
+      out.writeUInt16BE(version, off + 1);
+      out.writeUInt16BE(epoch, off + 3);
+      out.writeUIntBE(firstSeq + i, off + 5, 6);
+      out.writeUInt16BE(frag.length, off + 11);
+      frag.copy(out, off + RECORD_HEADER_LEN);
+      outLengths[i] = len;
+      off += len;
     }
-    return packets.map((p, i) => {
-      const frag = this.encrypt(type, version, epoch, firstSeq + i, [prefix, p]);
-      const h = Buffer.allocUnsafe(RECORD_HEADER_LEN);
-      h[0] = type;
-      h.writeUInt16BE(version, 1);
-      h.writeUInt16BE(epoch, 3);
-      h.writeUIntBE(firstSeq + i, 5, 6);
-      h.writeUInt16BE(frag.length, 11);
-      return Buffer.concat([h, frag]);
-    });
+    return off;
   }
 
   /** Largest plaintext overhead of one record, for MTU sizing. */

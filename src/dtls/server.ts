@@ -103,12 +103,17 @@ export class DtlsServer {
     return this.record(ContentType.ApplicationData, 1, parts);
   }
 
-  /** Many application-data datagrams at once, each `prefix + packet` (the data path). */
-  sealMany(prefix: Buffer, packets: Buffer[]): Buffer[] {
-    if (this.state !== 'established' || !this.writeProt) return [];
+  /**
+   * Many application-data records at once, each `prefix + packet` (the data path): see
+   * RecordProtection.sealSpans. Returns the bytes written to out, 0 before the handshake
+   * completes.
+   */
+  sealSpans(prefix: Buffer, src: Buffer, spans: Uint32Array, count: number, out: Buffer, outLengths: Uint32Array): number {
+    if (this.state !== 'established' || !this.writeProt) return 0;
     const first = this.writeSeq[1];
-    this.writeSeq[1] += packets.length;
-    return this.writeProt.sealRecords(ContentType.ApplicationData, this.version, 1, first, prefix, packets);
+    const n = this.writeProt.sealSpans(ContentType.ApplicationData, this.version, 1, first, prefix, src, spans, count, out, outLengths);
+    this.writeSeq[1] += count;
+    return n;
   }
 
   close(reason: string, alert = true): void {

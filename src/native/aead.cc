@@ -29,7 +29,8 @@ class Aead : public Napi::ObjectWrap<Aead> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Aead",
-                       {InstanceMethod("seal", &Aead::Seal), InstanceMethod("open", &Aead::Open)});
+                       {InstanceMethod("seal", &Aead::Seal), InstanceMethod("sealSpans", &Aead::SealSpans),
+                        InstanceMethod("open", &Aead::Open)});
   }
 
   explicit Aead(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Aead>(info) {
@@ -80,6 +81,43 @@ class Aead : public Napi::ObjectWrap<Aead> {
 
   size_t Overhead() const { return (chacha_ ? 0 : 8) + kTag; }
 
+  // One record at p (header, explicit nonce, ciphertext of prefix + packet, tag); false
+  // when OpenSSL fails. Returns the record's length in *recLen.
+  bool SealOne(uint8_t* p, uint32_t type, uint32_t version, uint32_t epoch, uint64_t seq,
+               const uint8_t* prefix, size_t prefixLen, const uint8_t* pkt, size_t pktLen,
+               size_t* recLen) {
+    size_t ptLen = prefixLen + pktLen;
+    size_t fragLen = Overhead() + ptLen;
+    p[0] = type;
+    p[1] = version >> 8;
+    p[2] = version & 0xff;
+    PutSeq(p + 3, epoch, seq);
+    p[11] = fragLen >> 8;
+    p[12] = fragLen & 0xff;
+    uint8_t nonce[12];
+    Nonce(nonce, epoch, seq);
+    uint8_t* body = p + kHeader;
+    if (!chacha_) {
+      memcpy(body, nonce + 4, 8);
+      body += 8;
+    }
+    uint8_t ad[13];
+    memcpy(ad, p + 3, 8);
+    ad[8] = type;
+    ad[9] = p[1];
+    ad[10] = p[2];
+    ad[11] = ptLen >> 8;
+    ad[12] = ptLen & 0xff;
+    int len = 0;
+    *recLen = kHeader + fragLen;
+    return EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) == 1 &&
+           EVP_EncryptUpdate(enc_, nullptr, &len, ad, sizeof ad) == 1 &&
+           (prefixLen == 0 || EVP_EncryptUpdate(enc_, body, &len, prefix, static_cast<int>(prefixLen)) == 1) &&
+           EVP_EncryptUpdate(enc_, body + prefixLen, &len, pkt, static_cast<int>(pktLen)) == 1 &&
+           EVP_EncryptFinal_ex(enc_, body + ptLen, &len) == 1 &&
+           EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kTag, body + ptLen) == 1;
+  }
+
   // seal(type, version, epoch, firstSeq, prefix: Buffer, packets: Buffer[]) -> Buffer
   // All records back to back, record i sealing prefix + packets[i] with sequence firstSeq+i.
   Napi::Value Seal(const Napi::CallbackInfo& info) {
@@ -99,41 +137,63 @@ class Aead : public Napi::ObjectWrap<Aead> {
     uint8_t* p = out.Data();
     for (uint32_t i = 0; i < n; i++, seq++) {
       auto pkt = packets.Get(i).As<Napi::Buffer<uint8_t>>();
-      size_t ptLen = prefix.Length() + pkt.Length();
-      size_t fragLen = Overhead() + ptLen;
-      p[0] = type;
-      p[1] = version >> 8;
-      p[2] = version & 0xff;
-      PutSeq(p + 3, epoch, seq);
-      p[11] = fragLen >> 8;
-      p[12] = fragLen & 0xff;
-      uint8_t nonce[12];
-      Nonce(nonce, epoch, seq);
-      uint8_t* body = p + kHeader;
-      if (!chacha_) {
-        memcpy(body, nonce + 4, 8);
-        body += 8;
-      }
-      uint8_t ad[13];
-      memcpy(ad, p + 3, 8);
-      ad[8] = type;
-      ad[9] = p[1];
-      ad[10] = p[2];
-      ad[11] = ptLen >> 8;
-      ad[12] = ptLen & 0xff;
-      int len = 0;
-      if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) != 1 ||
-          EVP_EncryptUpdate(enc_, nullptr, &len, ad, sizeof ad) != 1 ||
-          EVP_EncryptUpdate(enc_, body, &len, prefix.Data(), static_cast<int>(prefix.Length())) != 1 ||
-          EVP_EncryptUpdate(enc_, body + prefix.Length(), &len, pkt.Data(), static_cast<int>(pkt.Length())) != 1 ||
-          EVP_EncryptFinal_ex(enc_, body + ptLen, &len) != 1 ||
-          EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kTag, body + ptLen) != 1) {
+      size_t recLen;
+      if (!SealOne(p, type, version, epoch, seq, prefix.Data(), prefix.Length(), pkt.Data(), pkt.Length(), &recLen)) {
         Napi::Error::New(env, "Aead: seal failed").ThrowAsJavaScriptException();
         return env.Null();
       }
-      p += kHeader + fragLen;
+      p += recLen;
     }
     return out;
+  }
+
+  // sealSpans(type, version, epoch, firstSeq, prefix: Buffer, src: Buffer, spans: Uint32Array,
+  //           count, out: Buffer, outLengths: Uint32Array) -> bytes written to out
+  // The data path's seal: packet i is src[spans[2i], +spans[2i+1]); its record goes into
+  // the caller's out, back to back, and its length into outLengths[i]. Nothing is
+  // allocated, so a busy tunnel makes no garbage.
+  Napi::Value SealSpans(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 10 || !info[4].IsBuffer() || !info[5].IsBuffer() || !info[6].IsTypedArray() ||
+        !info[8].IsBuffer() || !info[9].IsTypedArray() ||
+        info[6].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+        info[9].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      Napi::TypeError::New(env, "sealSpans(type, version, epoch, firstSeq, prefix, src, spans, count, out, outLengths)")
+          .ThrowAsJavaScriptException();
+      return env.Null();
+    }
+    uint32_t type = info[0].As<Napi::Number>().Uint32Value();
+    uint32_t version = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t epoch = info[2].As<Napi::Number>().Uint32Value();
+    uint64_t seq = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
+    auto prefix = info[4].As<Napi::Buffer<uint8_t>>();
+    auto src = info[5].As<Napi::Buffer<uint8_t>>();
+    auto spans = info[6].As<Napi::Uint32Array>();
+    double count = info[7].As<Napi::Number>().DoubleValue();
+    auto out = info[8].As<Napi::Buffer<uint8_t>>();
+    auto outLens = info[9].As<Napi::Uint32Array>();
+    if (!(count >= 0) || count * 2 > spans.ElementLength() || count > outLens.ElementLength()) {
+      Napi::RangeError::New(env, "sealSpans: count exceeds spans or outLengths").ThrowAsJavaScriptException();
+      return env.Null();
+    }
+    size_t n = static_cast<size_t>(count);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++, seq++) {
+      size_t at = spans[2 * i], len = spans[2 * i + 1];
+      if (at > src.Length() || len > src.Length() - at ||
+          kHeader + Overhead() + prefix.Length() + len > out.Length() - off) {
+        Napi::RangeError::New(env, "sealSpans: a span lies outside src, or out is too small").ThrowAsJavaScriptException();
+        return env.Null();
+      }
+      size_t recLen;
+      if (!SealOne(out.Data() + off, type, version, epoch, seq, prefix.Data(), prefix.Length(), src.Data() + at, len, &recLen)) {
+        Napi::Error::New(env, "Aead: seal failed").ThrowAsJavaScriptException();
+        return env.Null();
+      }
+      outLens[i] = static_cast<uint32_t>(recLen);
+      off += recLen;
+    }
+    return Napi::Number::New(env, static_cast<double>(off));
   }
 
   // open(type, version, epoch, seq, fragment) -> plaintext length, decrypted in place at

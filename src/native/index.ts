@@ -95,6 +95,13 @@ export interface PacketIOOptions {
   closeOnDestroy?: boolean;
   /** Also report each oversized packet to onError as EMSGSIZE (it is always dropped and counted). */
   strictSize?: boolean;
+  /**
+   * Hand onPackets the read buffer itself instead of a new slab per read: slab and lengths
+   * are valid during the call only (the next read overwrites them), and slab is longer than
+   * its packets. For data paths, where a slab per read at tunnel rates keeps V8's garbage
+   * collector busy. Not with fds.
+   */
+  lend?: boolean;
 }
 
 /**
@@ -149,6 +156,12 @@ export interface PacketIO {
    * rules as write(); returns how many were written or queued.
    */
   writeMany(bufs: Uint8Array[]): number;
+  /**
+   * writeMany() for packets back to back in one buffer: packet i is lengths[i] bytes long
+   * and follows packet i-1; count packets in all. Queued packets are copied, so slab may be
+   * reused once this returns.
+   */
+  writeSlab(slab: Buffer, lengths: Uint32Array, count: number): number;
   /** Stop polling, drop the queue (closing queued dup fds), close the fd if closeOnDestroy. Idempotent, safe inside callbacks. */
   close(): void;
   /** Stop this object from keeping the event loop alive (like socket.unref()). */
@@ -195,6 +208,13 @@ export interface FdWatcherConstructor {
  */
 export interface Aead {
   seal(type: number, version: number, epoch: number, firstSeq: number, prefix: Buffer, packets: Buffer[]): Buffer;
+  /**
+   * seal() into the caller's buffer: packet i is src[spans[2i], spans[2i] + spans[2i+1]);
+   * the records go back to back into out, record i's length into outLengths[i]. Returns the
+   * bytes written; a RangeError when out is too small or a span lies outside src.
+   */
+  sealSpans(type: number, version: number, epoch: number, firstSeq: number, prefix: Buffer,
+    src: Buffer, spans: Uint32Array, count: number, out: Buffer, outLengths: Uint32Array): number;
   open(type: number, version: number, epoch: number, seq: number, fragment: Buffer): number;
 }
 export interface AeadConstructor {

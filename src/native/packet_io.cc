@@ -117,6 +117,7 @@ Napi::Function PacketIO::Define(Napi::Env env) {
           InstanceMethod("pause", &PacketIO::Pause),
           InstanceMethod("write", &PacketIO::Write),
           InstanceMethod("writeMany", &PacketIO::WriteMany),
+          InstanceMethod("writeSlab", &PacketIO::WriteSlab),
           InstanceMethod("close", &PacketIO::Close),
           InstanceMethod("stats", &PacketIO::Stats),
           InstanceMethod("ref", &PacketIO::RefLoop),
@@ -153,10 +154,15 @@ PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(
       !OptSize(env, opts, "headroom", false, 0, 0, 4096, &headroom_) ||
       !OptBool(env, opts, "fds", false, &wantFds_) ||
       !OptBool(env, opts, "closeOnDestroy", true, &closeOnDestroy_) ||
-      !OptBool(env, opts, "strictSize", false, &strictSize_))
+      !OptBool(env, opts, "strictSize", false, &strictSize_) ||
+      !OptBool(env, opts, "lend", false, &lend_))
     return;
   if (wantFds_ && mode_ != Mode::kMsg) {
     ThrowType(env, "opts.fds needs mode 'msg'");
+    return;
+  }
+  if (wantFds_ && lend_) {
+    ThrowType(env, "opts.lend cannot be combined with opts.fds");
     return;
   }
   if (!OptFn(env, cb, "onPackets", true, &onPackets_) ||
@@ -193,18 +199,30 @@ PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(
 
   // read(2) on a tun gives no truncation flag, so one spare byte tells an
   // oversized packet from one of exactly maxPacket bytes.
-  slot_ = maxPacket_ + (mode_ == Mode::kRead ? 1 : 0);
-  rbuf_.resize(batch_ * slot_);
+  // Lent, a packet is read after room for its headroom, so that packing the batch
+  // (headroom, packet, headroom, packet...) only ever moves bytes towards the front.
+  readOff_ = lend_ ? headroom_ : 0;
+  slot_ = readOff_ + maxPacket_ + (mode_ == Mode::kRead ? 1 : 0);
+  if (lend_) {
+    Napi::Buffer<uint8_t> slab = Napi::Buffer<uint8_t>::New(env, batch_ * slot_);
+    if (env.IsExceptionPending()) return;
+    lentSlab_ = Napi::Persistent(slab);
+    lentLens_ = Napi::Persistent(Napi::ArrayBuffer::New(env, batch_ * sizeof(uint32_t)));
+    rbase_ = slab.Data();
+  } else {
+    rbuf_.resize(batch_ * slot_);
+    rbase_ = rbuf_.data();
+  }
   lens_.resize(batch_);
   nfds_.resize(batch_);
   if (wantFds_) rfds_.resize(batch_ * kMaxFds);
   if (mode_ == Mode::kMsg && !wantFds_) {
-    // Fixed slots for recvmmsg; rbuf_ never reallocates, so the pointers
-    // set up here stay valid for the object's lifetime.
+    // Fixed slots for recvmmsg; the read buffer never reallocates, so the
+    // pointers set up here stay valid for the object's lifetime.
     iovs_.resize(batch_);
     mmsgs_.resize(batch_);
     for (size_t i = 0; i < batch_; i++) {
-      iovs_[i].iov_base = rbuf_.data() + i * slot_;
+      iovs_[i].iov_base = rbase_ + i * slot_ + readOff_;
       iovs_[i].iov_len = maxPacket_;
       memset(&mmsgs_[i], 0, sizeof(mmsgs_[i]));
       mmsgs_[i].msg_hdr.msg_iov = &iovs_[i];
@@ -239,6 +257,12 @@ void PacketIO::Shutdown(bool fromFinalizer) {
     onDrain_.Reset();
   }
   std::vector<uint8_t>().swap(rbuf_);
+  // JS may still hold the lent slab; it stays valid for it, just no longer ours
+  if (!fromFinalizer) {
+    lentSlab_.Reset();
+    lentLens_.Reset();
+  }
+  rbase_ = nullptr;
   std::vector<mmsghdr>().swap(mmsgs_);
   std::vector<iovec>().swap(iovs_);
 }
@@ -357,8 +381,8 @@ void PacketIO::HandlePollError() {
 size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
   size_t count = 0;
   for (size_t tries = 0; tries < batch_;) {
-    uint8_t* p = rbuf_.data() + count * slot_;
-    ssize_t n = read(fd_, p, slot_);
+    uint8_t* p = rbase_ + count * slot_ + readOff_;
+    ssize_t n = read(fd_, p, slot_ - readOff_);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) *err = errno;
@@ -384,7 +408,7 @@ size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
 size_t PacketIO::ReadBatchMsg(int* err, bool* eof) {
   size_t count = 0;
   for (size_t tries = 0; tries < batch_;) {
-    uint8_t* p = rbuf_.data() + count * slot_;
+    uint8_t* p = rbase_ + count * slot_ + readOff_;
     iovec iov = {p, maxPacket_};
     alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)];
     msghdr mh;
@@ -461,7 +485,7 @@ size_t PacketIO::ReadBatchMmsg(int* err, bool* eof) {
       continue;
     }
     if (count != static_cast<size_t>(i))
-      memmove(rbuf_.data() + count * slot_, rbuf_.data() + i * slot_, n);
+      memmove(rbase_ + count * slot_ + readOff_, rbase_ + i * slot_ + readOff_, n);
     lens_[count] = static_cast<uint32_t>(n);
     nfds_[count] = 0;
     count++;
@@ -515,11 +539,31 @@ void PacketIO::HandleReadable() {
 
 void PacketIO::DeliverPackets(size_t count) {
   Napi::Env env = Env();
-  size_t total = 0, bytes = 0;
-  for (size_t i = 0; i < count; i++) {
-    total += headroom_ + lens_[i];
-    bytes += lens_[i];
+  size_t bytes = 0;
+  for (size_t i = 0; i < count; i++) bytes += lens_[i];
+  rxPackets_ += count;
+  rxBytes_ += bytes;
+  if (lend_) {
+    // Packed in place: packet i's slot starts at or after where it goes, so each move
+    // is towards the front and never over a packet still to move.
+    uint8_t* base = rbase_;
+    size_t off = 0;
+    for (size_t i = 0; i < count; i++) {
+      memset(base + off, 0, headroom_);
+      off += headroom_;
+      const uint8_t* src = base + i * slot_ + readOff_;
+      if (src != base + off) memmove(base + off, src, lens_[i]);
+      off += lens_[i];
+    }
+    Napi::ArrayBuffer lensAb = lentLens_.Value();
+    memcpy(lensAb.Data(), lens_.data(), count * sizeof(uint32_t));
+    // The typed array is a new view each time (the lengths' count is its length); the
+    // memory under it is not.
+    Napi::Uint32Array lens = Napi::Uint32Array::New(env, count, lensAb, 0);
+    CallFromLoop(onPackets_, {lentSlab_.Value(), lens, env.Null()});
+    return;
   }
+  size_t total = bytes + count * headroom_;
   // One allocation per event, however many packets it carried.
   Napi::Buffer<uint8_t> slab = Napi::Buffer<uint8_t>::New(env, total);
   if (env.IsExceptionPending()) {
@@ -542,7 +586,7 @@ void PacketIO::DeliverPackets(size_t count) {
     // Node buffers are not zeroed; headroom must not expose old heap bytes.
     memset(out + off, 0, headroom_);
     off += headroom_;
-    memcpy(out + off, rbuf_.data() + i * slot_, lens_[i]);
+    memcpy(out + off, rbase_ + i * slot_, lens_[i]);
     off += lens_[i];
     lensOut[i] = static_cast<uint32_t>(lens_[i]);
     if (wantFds_) {
@@ -556,8 +600,6 @@ void PacketIO::DeliverPackets(size_t count) {
       }
     }
   }
-  rxPackets_ += count;
-  rxBytes_ += bytes;
   CallFromLoop(onPackets_, {slab, lens, fdsv});
 }
 
@@ -732,27 +774,57 @@ Napi::Value PacketIO::WriteMany(const Napi::CallbackInfo& info) {
   Napi::Array arr = info[0].As<Napi::Array>();
   uint32_t n = arr.Length();
   if (closed_) return Napi::Number::New(env, 0);
+  wiov_.resize(n);
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t* d;
+    size_t l;
+    if (!GetBytes(arr.Get(i), &d, &l))
+      return ThrowType(env, "writeMany: element " + std::to_string(i) +
+                                " is not a Buffer or Uint8Array");
+    wiov_[i] = {const_cast<uint8_t*>(d), l};
+  }
+  return SendBatch(env, n);
+}
+
+Napi::Value PacketIO::WriteSlab(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    return ThrowType(env, "usage: writeSlab(slab: Buffer, lengths: Uint32Array, count: number)");
+  auto slab = info[0].As<Napi::Buffer<uint8_t>>();
+  auto lens = info[1].As<Napi::Uint32Array>();
+  int64_t count;
+  if (!ArgInt(info, 2, "count", 0, static_cast<int64_t>(lens.ElementLength()), &count)) return env.Undefined();
+  size_t n = static_cast<size_t>(count);
+  if (closed_) return Napi::Number::New(env, 0);
+  wiov_.resize(n);
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t l = lens[i];
+    if (l > slab.Length() - off) {
+      Napi::RangeError::New(env, "writeSlab: the lengths add up to more than the slab").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    wiov_[i] = {slab.Data() + off, l};
+    off += l;
+  }
+  return SendBatch(env, n);
+}
+
+Napi::Value PacketIO::SendBatch(Napi::Env env, size_t n) {
   const char* syscall = mode_ == Mode::kRead ? "write" : "sendmsg";
   uint32_t done = 0;
-  uint32_t i = 0;
+  size_t i = 0;
 
   // sendmmsg only while nothing is queued: otherwise new packets would
   // overtake queued ones.
   if (mode_ == Mode::kMsg) {
     mmsghdr mm[kMmsgChunk];
-    iovec iov[kMmsgChunk];
     while (i < n && queue_.empty() && !closed_) {
       size_t k = std::min<size_t>(kMmsgChunk, n - i);
       for (size_t j = 0; j < k; j++) {
-        const uint8_t* d;
-        size_t l;
-        if (!GetBytes(arr.Get(static_cast<uint32_t>(i + j)), &d, &l))
-          return ThrowType(env, "writeMany: element " + std::to_string(i + j) +
-                                    " is not a Buffer or Uint8Array");
-        iov[j].iov_base = const_cast<uint8_t*>(d);
-        iov[j].iov_len = l;
         memset(&mm[j], 0, sizeof(mm[j]));
-        mm[j].msg_hdr.msg_iov = &iov[j];
+        mm[j].msg_hdr.msg_iov = &wiov_[i + j];
         mm[j].msg_hdr.msg_iovlen = 1;
       }
       int r;
@@ -760,7 +832,7 @@ Napi::Value PacketIO::WriteMany(const Napi::CallbackInfo& info) {
         r = sendmmsg(fd_, mm, static_cast<unsigned>(k), MSG_DONTWAIT | MSG_NOSIGNAL);
       } while (r < 0 && errno == EINTR);
       if (r > 0) {
-        for (int j = 0; j < r; j++) txBytes_ += iov[j].iov_len;
+        for (int j = 0; j < r; j++) txBytes_ += wiov_[i + j].iov_len;
         txPackets_ += r;
         i += r;
         done += r;
@@ -777,13 +849,8 @@ Napi::Value PacketIO::WriteMany(const Napi::CallbackInfo& info) {
     }
   }
   for (; i < n && !closed_; i++) {
-    const uint8_t* d;
-    size_t l;
-    if (!GetBytes(arr.Get(i), &d, &l))
-      return ThrowType(env, "writeMany: element " + std::to_string(i) +
-                                " is not a Buffer or Uint8Array");
     int err = 0;
-    int r = SendFromJs(d, l, nullptr, 0, &err);
+    int r = SendFromJs(static_cast<const uint8_t*>(wiov_[i].iov_base), wiov_[i].iov_len, nullptr, 0, &err);
     if (r >= 0) done++;
     if (err != 0) {
       EmitErrorFromJs(err, syscall);

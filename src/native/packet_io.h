@@ -37,6 +37,9 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value WriteMany(const Napi::CallbackInfo& info);
+  Napi::Value WriteSlab(const Napi::CallbackInfo& info);
+  // Sends wiov_[0..n) as writeMany documents it (sendmmsg, queueing from EAGAIN on).
+  Napi::Value SendBatch(Napi::Env env, size_t n);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value RefLoop(const Napi::CallbackInfo& info);
@@ -87,6 +90,11 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   // on an IPC channel a message that big means a misbehaving peer.
   bool strictSize_ = false;
   bool oversized_ = false;
+  // lend: onPackets gets views of the read buffer itself, valid during the call only. A
+  // fresh slab per read costs an allocation, and at tunnel rates V8 answers the external
+  // memory it adds up to with full garbage collections.
+  bool lend_ = false;
+  size_t readOff_ = 0;  // where a packet is read within its slot (the headroom, when lent)
 
   PollHandle* poll_ = nullptr;
   bool reading_ = false;
@@ -96,12 +104,16 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   bool needDrain_ = false;
   int pollErrors_ = 0;
 
-  std::vector<uint8_t> rbuf_;
+  std::vector<uint8_t> rbuf_;      // not lent: the read buffer
+  Napi::Reference<Napi::Buffer<uint8_t>> lentSlab_;  // lent: the read buffer, seen by JS
+  Napi::Reference<Napi::ArrayBuffer> lentLens_;
+  uint8_t* rbase_ = nullptr;
   std::vector<uint32_t> lens_;
   std::vector<uint8_t> nfds_;
   std::vector<int> rfds_;
   std::vector<mmsghdr> mmsgs_;
   std::vector<iovec> iovs_;
+  std::vector<iovec> wiov_;  // a batch being written, kept to spare an allocation per write
 
   std::deque<Pending> queue_;
   size_t queuedBytes_ = 0;

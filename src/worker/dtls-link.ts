@@ -15,8 +15,13 @@ const IP_UDP_DTLS_HEADERS = 20 + 8 + 13;
 
 export interface DtlsLinkHooks {
   established(info: DtlsEstablished): void;
-  /** One decrypted record: its first byte is a DtlsPayload type. */
+  /**
+   * One decrypted record: its first byte is a DtlsPayload type. plaintext is lent, valid
+   * until batchDone.
+   */
   payload(plaintext: Buffer): void;
+  /** The records of one read are all through payload(): what they hold must go now. */
+  batchDone(): void;
   closed(reason: string): void;
 }
 
@@ -37,13 +42,16 @@ export class DtlsLink {
       data: (pt) => { this.lastRx = Date.now(); hooks.payload(pt); },
       closed: (reason) => this.shutdown(reason),
     });
-    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: MAX_DATAGRAM, batch: UDP_BATCH }, {
+    // lent: records are decrypted in place and their packets written to the tun before the
+    // next read (batchDone); the handshake copies what it keeps
+    this.io = new PacketIO(fd, { mode: 'msg', maxPacket: MAX_DATAGRAM, batch: UDP_BATCH, lend: true }, {
       onPackets: (slab, lengths) => {
         let off = 0;
         for (const len of lengths) {
           this.dtls.handleDatagram(slab.subarray(off, off + len));
           off += len;
         }
+        hooks.batchDone();
       },
       // ICMP port unreachable and the like: the client may come back; DPD decides.
       onError: (err) => log.debug({ reason: err.message }, 'DTLS socket error'),
@@ -62,7 +70,10 @@ export class DtlsLink {
   }
 
   /** First datagram, which main read to find this session. */
-  handle(datagram: Buffer): void { this.dtls.handleDatagram(datagram); }
+  handle(datagram: Buffer): void {
+    this.dtls.handleDatagram(datagram);
+    this.hooks.batchDone();
+  }
 
   send(type: DtlsPayload, packet?: Buffer): boolean {
     const d = this.dtls.seal(packet ? [Buffer.from([type]), packet] : [Buffer.from([type])]);
@@ -70,11 +81,23 @@ export class DtlsLink {
     return this.io.write(d) >= 0;
   }
 
-  /** Seal and send many tunnel packets in one batched write. */
-  sendMany(packets: Buffer[]): void {
-    const out = this.dtls.sealMany(DATA_PREFIX, packets);
-    if (out.length) this.io.writeMany(out);
+  /**
+   * Seal and send many tunnel packets in one batched write: packet i is
+   * src[spans[2i], +spans[2i+1]), at most dataMtu bytes. The records are made in a buffer of
+   * the link's, reused from one batch to the next.
+   */
+  sendSpans(src: Buffer, spans: Uint32Array, count: number): void {
+    if (count > this.outLengths.length) {
+      this.outLengths = new Uint32Array(count);
+      this.out = undefined;
+    }
+    // a record of a packet that fits the data MTU fits the link MTU
+    this.out ??= Buffer.allocUnsafe(this.outLengths.length * this.baseMtu);
+    if (this.dtls.sealSpans(DATA_PREFIX, src, spans, count, this.out, this.outLengths) > 0) this.io.writeSlab(this.out, this.outLengths, count);
   }
+
+  private out?: Buffer;
+  private outLengths = new Uint32Array(UDP_BATCH);
 
   get counters() { return this.dtls.counters; }
 

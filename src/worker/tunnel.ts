@@ -52,6 +52,8 @@ export class Tunnel {
    */
   private readonly fullFrame: number;
   private toTun: Buffer[] = [];
+  /** fromTun's list of the packets of a batch that go over DTLS: offset, length, offset... */
+  private readonly dtlsSpans = new Uint32Array(2 * TUN_BATCH);
   private dtls?: DtlsLink;
   /** whether DTLS may carry the traffic to the client right now (src/worker/udp-path.ts) */
   private readonly udp: UdpPath;
@@ -90,7 +92,9 @@ export class Tunnel {
       if (this.rxLimit || this.txLimit || this.filter) this.drops = new DropLog(o.log, p.username);
     }
     this.rxChecked = this.filter !== undefined || this.rxLimit !== undefined;
-    this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER }, {
+    // lent: DTLS seals the packets into records of its own; what goes to the TLS socket,
+    // which keeps what it is given until it is sent, is copied (fromTun)
+    this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER, lend: true }, {
       onPackets: (slab, lengths) => this.fromTun(slab, lengths),
       onError: (err) => this.end(`tun error: ${err.message}`, false),
       onClose: () => this.end('tun closed', false),
@@ -132,6 +136,7 @@ export class Tunnel {
         this.o.onDtls?.(info);
       },
       payload: (pt) => this.fromDtls(pt),
+      batchDone: () => this.flushToTun(),
       closed: (reason) => {
         this.log.debug({ user: this.params.username, reason, counters: link.counters }, 'DTLS link closed');
         if (this.dtls === link) {
@@ -173,7 +178,9 @@ export class Tunnel {
   private fromTun(slab: Buffer, lengths: Uint32Array): void {
     const dtls = this.dtls?.up && this.udp.usable(Date.now()) ? this.dtls : undefined;
     const dtlsMtu = dtls ? Math.min(dtls.dataMtu, this.mtu?.cap ?? Infinity) : 0;
-    let viaDtls: Buffer[] | undefined;
+    // the packets for DTLS, as (offset, length) in the slab
+    const spans = this.dtlsSpans;
+    let viaDtls = 0;
     let off = 0;
     let ok = true;
     const tx = this.txLimit;
@@ -186,7 +193,7 @@ export class Tunnel {
     let runStart = 0;
     let runEnd = 0;
     const flushRun = () => {
-      if (runEnd > runStart) ok = this.socket.write(slab.subarray(runStart, runEnd));
+      if (runEnd > runStart) ok = this.socket.write(Buffer.from(slab.subarray(runStart, runEnd)));
       runStart = runEnd;
     };
     for (const len of lengths) {
@@ -199,14 +206,17 @@ export class Tunnel {
       sent++;
       this.stats.txBytes += len;
       if (dtls && len <= dtlsMtu) {
-        const packet = slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len);
-        const small = z?.dtlsPayload(packet);
+        const small = z?.dtlsPayload(slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len));
         if (small) {
           // in order: the batch so far first
-          if (viaDtls) dtls.sendMany(viaDtls);
-          viaDtls = undefined;
+          if (viaDtls) dtls.sendSpans(slab, spans, viaDtls);
+          viaDtls = 0;
           dtls.send(DtlsPayload.Compressed, small);
-        } else (viaDtls ??= []).push(packet);
+        } else {
+          spans[2 * viaDtls] = off + CSTP_HEADER;
+          spans[2 * viaDtls + 1] = len;
+          viaDtls++;
+        }
       } else if (z && (zframe = z.cstpFrame(slab.subarray(off + CSTP_HEADER, off + CSTP_HEADER + len)))) {
         flushRun();
         ok = this.socket.write(zframe);
@@ -219,14 +229,14 @@ export class Tunnel {
           // openconnect expects every TLS record to hold exactly one CSTP packet: a frame
           // of another size is a write, and so a record, of its own
           flushRun();
-          ok = this.socket.write(slab.subarray(off, off + CSTP_HEADER + len));
+          ok = this.socket.write(Buffer.from(slab.subarray(off, off + CSTP_HEADER + len)));
         }
       }
       off += CSTP_HEADER + len;
     }
     flushRun();
     this.stats.txPackets += sent;
-    if (viaDtls) dtls!.sendMany(viaDtls);
+    if (viaDtls) dtls!.sendSpans(slab, spans, viaDtls);
     if (!ok) this.tun.pause();
   }
 
@@ -304,9 +314,8 @@ export class Tunnel {
         if (this.rxChecked && !this.admit(body)) return;
         this.stats.rxBytes += body.length;
         this.stats.rxPackets++;
+        // the records of one UDP read go to the tun together, in one native call (batchDone)
         this.toTun.push(body);
-        // Records of one UDP batch arrive in one callback chain; flush at the end of the tick.
-        if (this.toTun.length === 1) queueMicrotask(() => this.flushToTun());
         return;
       case DtlsPayload.DpdReq:
         this.dtls?.send(DtlsPayload.DpdResp, body);

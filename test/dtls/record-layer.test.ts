@@ -80,9 +80,23 @@ t.test('record protection round trip for every suite and version; tampering is c
       t.equal(rx.decrypt(23, version, 1, 78, Buffer.from(frag)), null, `${suite.name}: another sequence number is rejected`);
       t.equal(rx.decrypt(23, version, 2, 77, Buffer.from(frag)), null, `${suite.name}: another epoch is rejected`);
       t.equal(rx.decrypt(23, version, 1, 77, Buffer.from(frag.subarray(0, 10))), null, `${suite.name}: truncated`);
-      const many = tx.sealRecords(23, version, 1, 500, Buffer.from([0]), [pkt, pkt.subarray(0, 100), Buffer.alloc(0)]);
-      t.same(many.map((r) => rx.decrypt(23, version, 1, r.readUIntBE(5, 6), Buffer.from(r.subarray(13)))?.length), [1301, 101, 1],
-        `${suite.name}: batch sealing gives records that open one by one`);
+      // packets 1300, 100 and 0 bytes long, at odd places in a bigger buffer
+      const src = Buffer.concat([randomBytes(3), pkt, randomBytes(5)]);
+      const spans = Uint32Array.of(3, 1300, 3 + 1200, 100, 7, 0);
+      const out = Buffer.alloc(2000 + 3 * 80);
+      const lens = new Uint32Array(3);
+      const n = tx.sealSpans(23, version, 1, 500, Buffer.from([0]), src, spans, 3, out, lens);
+      t.equal(n, lens[0] + lens[1] + lens[2], `${suite.name}: batch sealing reports what it wrote`);
+      const opened: (string | undefined)[] = [];
+      for (let i = 0, off = 0; i < 3; off += lens[i], i++) {
+        const r = out.subarray(off, off + lens[i]);
+        t.equal(r.readUInt16BE(11), lens[i] - 13, 'the header gives the record length');
+        opened.push(rx.decrypt(23, version, 1, r.readUIntBE(5, 6), Buffer.from(r.subarray(13)))?.toString('hex'));
+      }
+      t.same(opened, [pkt, pkt.subarray(1200, 1300), Buffer.alloc(0)].map((p) => Buffer.concat([Buffer.from([0]), p]).toString('hex')),
+        `${suite.name}: batch sealing gives records that open one by one, in sequence`);
+      t.throws(() => tx.sealSpans(23, version, 1, 600, Buffer.from([0]), src, spans, 3, Buffer.alloc(1400), lens), RangeError,
+        `${suite.name}: records that do not fit out are refused`);
     }
   }
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { PacketIO, seqpacketPair } from '../../src/native/index';
+import { PacketIO, closeFd, seqpacketPair } from '../../src/native/index';
 
 const HEADROOM = 8;
 
@@ -8,19 +8,25 @@ function msg(i: number): Buffer {
   return Buffer.from(`message-${i}-${'x'.repeat(i % 7)}`);
 }
 
-/** Reads until `n` messages arrived, checking the slab layout of every event. */
-function collect(t: { teardown(fn: () => void): void }, fd: number, n: number, batch: number) {
+/**
+ * Reads until `n` messages arrived, checking the slab layout of every event. lend: the slab
+ * is the read buffer itself (longer than its packets, the same one every time).
+ */
+function collect(t: { teardown(fn: () => void): void }, fd: number, n: number, batch: number,
+  o: { lend?: boolean; mode?: 'msg' | 'read'; maxPacket?: number } = {}) {
   const got: Buffer[] = [];
   let calls = 0;
   let layoutOk = true;
+  const slabs = new Set<Buffer>();
   let resolve: () => void = () => {};
   const done = new Promise<void>((res) => (resolve = res));
   const io = new PacketIO(
     fd,
-    { mode: 'msg', maxPacket: 2048, batch, headroom: HEADROOM },
+    { mode: o.mode ?? 'msg', maxPacket: o.maxPacket ?? 2048, batch, headroom: HEADROOM, lend: o.lend },
     {
       onPackets(slab, lengths, fds) {
         calls++;
+        slabs.add(slab);
         if (fds !== null || lengths.length > batch) layoutOk = false;
         let off = 0;
         for (const len of lengths) {
@@ -29,13 +35,13 @@ function collect(t: { teardown(fn: () => void): void }, fd: number, n: number, b
           got.push(Buffer.from(slab.subarray(off, off + len)));
           off += len;
         }
-        if (off !== slab.length) layoutOk = false;
+        if (o.lend ? off > slab.length : off !== slab.length) layoutOk = false;
         if (got.length >= n) resolve();
       },
     },
   );
   t.teardown(() => io.close());
-  return { io, got, done, calls: () => calls, layoutOk: () => layoutOk };
+  return { io, got, done, calls: () => calls, layoutOk: () => layoutOk, slabs };
 }
 
 t.test('100 quick messages arrive in far fewer than 100 callbacks', async (t) => {
@@ -87,4 +93,57 @@ t.test('writeMany sends each buffer as its own message (sendmmsg)', async (t) =>
   );
   t.equal(w.stats().txPackets, 200);
   t.throws(() => w.writeMany([Buffer.from('ok'), 'bad' as unknown as Buffer]), TypeError);
+});
+
+for (const mode of ['msg', 'read'] as const) {
+  t.test(`lend (${mode === 'msg' ? 'recvmmsg' : 'read(2)'}): one read buffer for every event, packed in place; oversized packets dropped in between`, async (t) => {
+    const [a, b] = seqpacketPair();
+    const w = new PacketIO(a, { mode: 'msg', maxPacket: 4096, batch: 1 }, { onPackets() {} });
+    t.teardown(() => w.close());
+    const r = collect(t, b, 180, 32, { lend: true, mode, maxPacket: 1000 });
+    // sizes from 1 to 1000 bytes (an empty message would be EOF), so a packet moves by a different distance each time; every
+    // tenth too big for the reader
+    const sent: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const size = i % 10 === 9 ? 1001 : 1 + ((i * 211) % 1000);
+      const m = Buffer.alloc(size, i % 251);
+      if (size >= 4) m.writeUInt32BE(i);
+      // 0: the socket's buffer is full and the writer queues it
+      t.ok(w.write(m) >= 0);
+      if (size <= 1000) sent.push(m.toString('hex'));
+    }
+    r.io.start();
+    await r.done;
+    t.equal(r.slabs.size, 1, 'the same slab every time');
+    t.ok(r.calls() >= 6, `${r.calls()} events of at most 32 packets`);
+    t.ok(r.layoutOk(), 'zeroed headroom before each packet, lengths within the slab');
+    t.same(r.got.map((m) => m.toString('hex')), sent, 'every packet intact and in order');
+    t.equal(r.io.stats().drops, 20, 'the oversized ones counted');
+  });
+}
+
+t.test('writeSlab sends packets that lie back to back in one buffer, each its own message', async (t) => {
+  const [a, b] = seqpacketPair();
+  const w = new PacketIO(a, { mode: 'msg', maxPacket: 2048, batch: 1 }, { onPackets() {} });
+  t.teardown(() => w.close());
+  const r = collect(t, b, 50, 64);
+  r.io.start();
+  const msgs = Array.from({ length: 50 }, (_, i) => msg(i));
+  const slab = Buffer.concat([...msgs, Buffer.from('trailing bytes not sent')]);
+  const lens = new Uint32Array(64);
+  msgs.forEach((m, i) => (lens[i] = m.length));
+  t.equal(w.writeSlab(slab, lens, 50), 50, 'only count packets, however long lengths is');
+  await r.done;
+  t.same(r.got.map((m) => m.toString()), msgs.map((m) => m.toString()));
+  t.throws(() => w.writeSlab(slab, lens, 65), RangeError, 'count beyond lengths');
+  lens[0] = slab.length;
+  t.throws(() => w.writeSlab(slab, lens, 2), /more than the slab/, 'lengths beyond the slab');
+  t.equal(w.stats().txPackets, 50, 'a refused call sends nothing');
+});
+
+t.test('lend does not go with fds', async (t) => {
+  const [a, b] = seqpacketPair();
+  t.teardown(() => { closeFd(a); closeFd(b); });
+  t.throws(() => new PacketIO(a, { mode: 'msg', maxPacket: 64, batch: 4, fds: true, lend: true }, { onPackets() {} }),
+    /lend cannot be combined with opts.fds/);
 });
