@@ -184,6 +184,7 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   const mobile = client.mobile;
   const tunnel = new Tunnel({
     socket: conn.socket,
+    head,
     tunFd,
     params: p,
     dpdSeconds: mobile ? p.mobileDpd : p.dpd,
@@ -204,7 +205,6 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   conn.sessionId = p.sessionId;
   tunnels.set(p.sessionId, tunnel);
   log.info({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4?.remote, vpnIp6: p.ipv6?.remote, tun: p.tunName }, 'tunnel up (CSTP)');
-  if (head.length) conn.socket.unshift(head);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { PacketIO, closeFd } from '../native';
 import { zeroStats, type SessionParams, type SessionStats } from '../ipc/messages';
 import type { Logger } from '../common/log';
@@ -10,14 +11,20 @@ import { rateLimiter, type TokenBucket } from './rate-limit';
 import { UdpPath } from './udp-path';
 import { LinkMtuDiscovery } from './mtu-probe';
 import { inflate, TunnelCompression, type Negotiated } from './compression';
+import { readInto } from './tls-reader';
+import { PacketQueue } from './packet-queue';
 
 /** Packets read from the tun per readable event. */
 const TUN_BATCH = 32;
+/** The TLS reader's buffer: a whole TLS record (16 KiB of plaintext at most) fits. */
+const TLS_READ_BUFFER = 16384;
 
 export interface TunnelEnd { reason: string; logout: boolean; stats: SessionStats }
 
 export interface TunnelOptions {
   socket: Duplex;
+  /** what the client sent after its CONNECT request, read with it */
+  head?: Buffer;
   tunFd: number;
   params: SessionParams;
   dpdSeconds: number;
@@ -52,6 +59,8 @@ export class Tunnel {
    */
   private readonly fullFrame: number;
   private toTun: Buffer[] = [];
+  /** packets from the client over CSTP, copied out of the TLS reader's buffer (readInto) */
+  private readonly fromCstp: PacketQueue;
   /** fromTun's list of the packets of a batch that go over DTLS: offset, length, offset... */
   private readonly dtlsSpans = new Uint32Array(2 * TUN_BATCH);
   private dtls?: DtlsLink;
@@ -101,7 +110,10 @@ export class Tunnel {
     });
     const socket = o.socket;
     this.fullFrame = cutRecordsAt(socket, CSTP_HEADER + o.params.mtu);
-    socket.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    this.fromCstp = new PacketQueue(TUN_BATCH, maxPacket);
+    if (o.head?.length) this.fromClient(o.head, false);
+    const lent = socket instanceof TLSSocket && readInto(socket, Buffer.allocUnsafe(TLS_READ_BUFFER), (bytes) => this.fromClient(bytes, true));
+    if (!lent) socket.on('data', (chunk: Buffer) => this.fromClient(chunk, false));
     socket.on('end', () => this.end('client closed the connection', false));
     socket.on('close', () => this.end('connection closed', false));
     socket.on('error', (err) => this.end(`connection error: ${err.message}`, false));
@@ -240,11 +252,12 @@ export class Tunnel {
     if (!ok) this.tun.pause();
   }
 
-  private fromClient(chunk: Buffer): void {
+  /** lent: chunk is the TLS reader's buffer, reused once this returns (see onFrame) */
+  private fromClient(chunk: Buffer, lent: boolean): void {
     if (this.ended) return;
     this.lastRx = Date.now();
     try {
-      this.parser.push(chunk, (type, payload) => this.onFrame(type, payload));
+      this.parser.push(chunk, lent ? this.onLentFrame : this.onOwnFrame);
     } catch (err) {
       if (err instanceof CstpProtocolError) {
         this.log.warn({ user: this.params.username, reason: err.message }, 'malformed CSTP data; closing the session');
@@ -255,7 +268,7 @@ export class Tunnel {
     }
     // Node hands over one TLS record per call, all the records of one socket read in a row:
     // they go to the tun together once the read is done, back to back in one native call
-    if (this.toTun.length && !this.tunFlushQueued) {
+    if ((this.toTun.length || this.fromCstp.size) && !this.tunFlushQueued) {
       this.tunFlushQueued = true;
       setImmediate(this.flushQueued);
     }
@@ -272,16 +285,25 @@ export class Tunnel {
       this.tun.writeMany(this.toTun);
       this.toTun = [];
     }
+    this.fromCstp.drainTo(this.tun);
   }
 
-  private onFrame(type: number, payload: Buffer): void {
+  private readonly onLentFrame = (type: number, payload: Buffer): void => this.onFrame(type, payload, true);
+  private readonly onOwnFrame = (type: number, payload: Buffer): void => this.onFrame(type, payload, false);
+
+  /** lent: payload is a view of a buffer that is reused once the frame is handled: copy it to keep it */
+  private onFrame(type: number, payload: Buffer, lent: boolean): void {
     switch (type) {
       case CstpType.Data:
         if (this.dtls?.up) this.udp.cstpData();
         if (this.rxChecked && !this.admit(payload)) return;
         this.stats.rxBytes += payload.length;
         this.stats.rxPackets++;
-        this.toTun.push(payload);
+        if (!lent) this.toTun.push(payload);
+        else if (!this.fromCstp.add(payload)) {
+          this.flushToTun();
+          this.fromCstp.add(payload);
+        }
         return;
       case CstpType.DpdReq:
         this.socket.write(frame(CstpType.DpdResp, payload));
@@ -295,7 +317,7 @@ export class Tunnel {
         return;
       case CstpType.Compressed:
         // throws a CstpProtocolError when it does not decode or was not negotiated
-        this.onFrame(CstpType.Data, inflate(this.zip, 'cstp', payload));
+        this.onFrame(CstpType.Data, inflate(this.zip, 'cstp', payload), false);
         return;
       default:
         this.log.debug({ type }, 'unknown CSTP packet type ignored');
