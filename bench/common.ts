@@ -20,6 +20,10 @@ export interface Variant {
 /** The one account every benchmark logs in with. */
 export const BENCH_USER = { name: 'bench', password: 'bench-password' };
 
+/** What the variants' worker modes are, under each table that has them. */
+export const WORKER_MODES_NOTE =
+  '`ocserv-ts` runs with its default `clients-per-worker = 32` (shared workers, two per core, 4 to 8), `ocserv-ts:cpwN` with `clients-per-worker = N` (cpw1: a process per client, as ocserv).';
+
 export const VARIANT_HELP = 'ocserv, ocserv-ts, ocserv-ts:cpw<N> (ocserv-ts with clients-per-worker = N)';
 
 export function parseVariant(spec: string): Variant | null {

@@ -190,7 +190,8 @@ export const OPTION_GROUPS: OptionGroup[] = [
       },
       'clients-per-worker': {
         doc: 'ocserv-ts only: how many clients one worker process serves. 1 is a process per client, as ocserv '
-          + '(each session separated by the kernel, about 13 MB per session); the default shares workers, spread over the cores, '
+          + '(each session separated by the kernel, about 13 MB per session); the default shares workers, two per core (4 to 8) kept ready '
+          + 'and the clients spread over them, '
           + 'which costs well under 1 MB per session but separates sessions by code rather than by the kernel (docs/BENCHMARKS.md).',
         default: '32',
         example: '32',

@@ -210,8 +210,12 @@ export class MainServer {
       script: this.o.workerScript,
       runAs: c.chrootDir ? { ...this.o.runAs, uid: 0, gid: 0 } : this.o.runAs,
       clientsPerWorker: c.clientsPerWorker,
-      // one process per client: two spares hide process start-up; shared: a worker per core
-      idle: c.clientsPerWorker === 1 ? 2 : Math.min(8, Math.max(2, availableParallelism())),
+      // one process per client: two spares hide process start-up. Shared: two workers per
+      // core, which the clients are spread over. A worker serves its tunnels one after the
+      // other; with more workers than cores the kernel interleaves them, as it does ocserv's
+      // processes: 20 busy tunnels on 2 cores carried 15-25% more than with a worker per core
+      // (docs/BENCHMARKS.md), for a worker's memory more at start.
+      idle: c.clientsPerWorker === 1 ? 2 : sharedWorkers(availableParallelism()),
       log: this.log,
       init: { config: workerConfig, tls },
       env: this.o.childEnv,
@@ -766,4 +770,9 @@ function tunOrError(name: string): TunDevice | Error {
   } catch (err) {
     return err as Error;
   }
+}
+
+/** How many shared workers (clients-per-worker > 1) are kept ready: two per core, 4 to 8. */
+function sharedWorkers(cores: number): number {
+  return Math.min(8, Math.max(4, 2 * cores));
 }
