@@ -112,8 +112,12 @@ export class Tunnel {
     this.fullFrame = cutRecordsAt(socket, CSTP_HEADER + o.params.mtu);
     this.fromCstp = new PacketQueue(TUN_BATCH, maxPacket);
     if (o.head?.length) this.fromClient(o.head, false);
-    const lent = socket instanceof TLSSocket && readInto(socket, Buffer.allocUnsafe(TLS_READ_BUFFER), (bytes) => this.fromClient(bytes, true));
-    if (!lent) socket.on('data', (chunk: Buffer) => this.fromClient(chunk, false));
+    const tls = socket instanceof TLSSocket;
+    const lent = tls && readInto(socket, Buffer.allocUnsafe(TLS_READ_BUFFER), (bytes) => this.fromClient(bytes, true));
+    if (!lent) {
+      if (tls) o.log.debug({ user: o.params.username }, 'this Node has no onread mode for an open TLS socket; CSTP reads take the stream path');
+      socket.on('data', (chunk: Buffer) => this.fromClient(chunk, false));
+    }
     socket.on('end', () => this.end('client closed the connection', false));
     socket.on('close', () => this.end('connection closed', false));
     socket.on('error', (err) => this.end(`connection error: ${err.message}`, false));

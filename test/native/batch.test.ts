@@ -44,11 +44,16 @@ function collect(t: { teardown(fn: () => void): void }, fd: number, n: number, b
   return { io, got, done, calls: () => calls, layoutOk: () => layoutOk, slabs };
 }
 
-t.test('100 quick messages arrive in far fewer than 100 callbacks', async (t) => {
+/** A writer on one end of a SEQPACKET pair, and collect() on the other end (not started). */
+function linked(t: { teardown(fn: () => void): void }, n: number, batch: number, o?: Parameters<typeof collect>[4]) {
   const [a, b] = seqpacketPair();
-  const w = new PacketIO(a, { mode: 'msg', maxPacket: 2048, batch: 1 }, { onPackets() {} });
+  const w = new PacketIO(a, { mode: 'msg', maxPacket: 4096, batch: 1 }, { onPackets() {} });
   t.teardown(() => w.close());
-  const r = collect(t, b, 100, 32);
+  return { w, r: collect(t, b, n, batch, o) };
+}
+
+t.test('100 quick messages arrive in far fewer than 100 callbacks', async (t) => {
+  const { w, r } = linked(t, 100, 32);
   for (let i = 0; i < 100; i++) t.equal(w.write(msg(i)), 1);
   r.io.start();
   await r.done;
@@ -69,10 +74,7 @@ t.test('100 quick messages arrive in far fewer than 100 callbacks', async (t) =>
 });
 
 t.test('writeMany sends each buffer as its own message (sendmmsg)', async (t) => {
-  const [a, b] = seqpacketPair();
-  const w = new PacketIO(a, { mode: 'msg', maxPacket: 2048, batch: 1 }, { onPackets() {} });
-  t.teardown(() => w.close());
-  const r = collect(t, b, 200, 64);
+  const { w, r } = linked(t, 200, 64);
   r.io.start();
   const bufs = Array.from({ length: 100 }, (_, i) => msg(i));
   t.equal(w.writeMany(bufs), 100);
@@ -97,10 +99,7 @@ t.test('writeMany sends each buffer as its own message (sendmmsg)', async (t) =>
 
 for (const mode of ['msg', 'read'] as const) {
   t.test(`lend (${mode === 'msg' ? 'recvmmsg' : 'read(2)'}): one read buffer for every event, packed in place; oversized packets dropped in between`, async (t) => {
-    const [a, b] = seqpacketPair();
-    const w = new PacketIO(a, { mode: 'msg', maxPacket: 4096, batch: 1 }, { onPackets() {} });
-    t.teardown(() => w.close());
-    const r = collect(t, b, 180, 32, { lend: true, mode, maxPacket: 1000 });
+    const { w, r } = linked(t, 180, 32, { lend: true, mode, maxPacket: 1000 });
     // sizes from 1 to 1000 bytes (an empty message would be EOF), so a packet moves by a different distance each time; every
     // tenth too big for the reader
     const sent: string[] = [];
@@ -123,10 +122,7 @@ for (const mode of ['msg', 'read'] as const) {
 }
 
 t.test('writeSlab sends packets that lie back to back in one buffer, each its own message', async (t) => {
-  const [a, b] = seqpacketPair();
-  const w = new PacketIO(a, { mode: 'msg', maxPacket: 2048, batch: 1 }, { onPackets() {} });
-  t.teardown(() => w.close());
-  const r = collect(t, b, 50, 64);
+  const { w, r } = linked(t, 50, 64);
   r.io.start();
   const msgs = Array.from({ length: 50 }, (_, i) => msg(i));
   const slab = Buffer.concat([...msgs, Buffer.from('trailing bytes not sent')]);
