@@ -155,11 +155,17 @@ export class WorkerPool {
     return this.o.clientsPerWorker > 1 || w.served === 0;
   }
 
-  /** the least loaded worker with room: spreads clients (and their crypto) over the cores */
+  /**
+   * The least loaded worker with room: spreads clients (and their crypto) over the cores.
+   * Among equals, the one that served fewest: logins one at a time then take turns rather
+   * than all landing on the first worker, so every worker has run (and compiled) the login
+   * code before a burst comes; a cold worker spent twice the CPU per login.
+   */
   private pick(): WorkerProc | undefined {
     let best: WorkerProc | undefined;
     for (const w of this.workers.values()) {
-      if (this.hasRoom(w) && (!best || w.conns.size < best.conns.size)) best = w;
+      if (!this.hasRoom(w)) continue;
+      if (!best || w.conns.size < best.conns.size || (w.conns.size === best.conns.size && w.served < best.served)) best = w;
     }
     return best;
   }

@@ -31,11 +31,13 @@ t.test('20 concurrent sessions pinging for 20 s: none lost, nothing left behind'
   t.comment(`PSS start/middle/end of the run: ${r.samples.map((s) => totalPss(s.f).toFixed(1)).join(' / ')} MB`);
 });
 
-t.test('50 sequential logins: no growth in main\'s or sec-mod\'s fds', async (t) => {
+t.test('50 sequential logins: no growth in main\'s or sec-mod\'s fds; the shared workers take turns', async (t) => {
   const server = await loadServer(topo, 10, 4444);
   t.teardown(() => server.stop());
   const r = await sequentialLogins(topo, server, { logins: 50, every: 25 });
   t.same(r.failures, [], 'every login got a working tunnel');
+  const tunnelPids = server.output().split('\n').filter((l) => l.includes('"msg":"tunnel up (CSTP)"')).map((l) => JSON.parse(l).pid as number);
+  t.ok(new Set(tunnelPids).size >= 4, `logins one at a time went to ${new Set(tunnelPids).size} workers (at least the 4 kept ready), not all to one`);
   const [, mid, end] = r.samples;
   t.equal(end!.f.main.fds, mid!.f.main.fds, `main: ${mid!.f.main.fds} fds after 25 logins, ${end!.f.main.fds} after 50`);
   t.equal(end!.f.secmod.fds, mid!.f.secmod.fds, `sec-mod: ${mid!.f.secmod.fds} fds after 25 logins, ${end!.f.secmod.fds} after 50`);
