@@ -56,22 +56,6 @@ export function udpTuning(priority: NetPriority | undefined, outputBuffer: numbe
  */
 export const DTLS_RCVBUF = 2 << 20;
 
-/** Sets DTLS_RCVBUF on a client's UDP socket; returns why it could not (the default stays). */
-export function enlargeReceiveBuffer(fd: number): string | undefined {
-  try {
-    setSockoptInt(fd, 'rcvbufforce', DTLS_RCVBUF);
-    return undefined;
-  } catch {
-    // without CAP_NET_ADMIN: as much as net.core.rmem_max allows
-    try {
-      setSockoptInt(fd, 'rcvbuf', DTLS_RCVBUF);
-      return 'SO_RCVBUFFORCE not permitted; net.core.rmem_max caps the size';
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }
-}
-
 /**
  * Sets what `t` asks on the socket. Like ocserv, a failure leaves that option as it was
  * and the tunnel goes on: the failures are returned, for the caller's log.
@@ -87,6 +71,15 @@ export function applySocketTuning(fd: number, t: SocketTuning | undefined): stri
     }
   };
   if (t.sndbuf !== undefined) set('sndbuf', t.sndbuf);
+  if (t.rcvbuf !== undefined) {
+    try {
+      setSockoptInt(fd, 'rcvbufforce', t.rcvbuf);
+    } catch {
+      // without CAP_NET_ADMIN: as much as net.core.rmem_max allows
+      failed.push('SO_RCVBUFFORCE not permitted; net.core.rmem_max caps the size');
+      set('rcvbuf', t.rcvbuf);
+    }
+  }
   if (t.priority !== undefined) set('priority', t.priority);
   if (t.tos !== undefined) {
     // IP_TOS covers IPv4 and v4-mapped traffic; an IPv6 socket's own packets take the traffic class

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Aead } from '../native';
 import { prf, type PrfHash } from './prf';
+import { RECORD_HEADER, recordHeader } from './record';
 import { DTLS1_2, type CipherSuite } from './suites';
 
 /** Keys of one direction. */
@@ -21,7 +22,6 @@ export function deriveKeys(suite: CipherSuite, version: number, hash: PrfHash, m
 }
 
 const GCM_EXPLICIT = 8;
-const RECORD_HEADER_LEN = 13;
 const TAG = 16;
 
 function seqBytes(epoch: number, seq: number): Buffer {
@@ -69,14 +69,10 @@ export class RecordProtection {
     let off = 0;
     for (let i = 0; i < count; i++) {
       const frag = this.encrypt(type, version, epoch, firstSeq + i, [prefix, src.subarray(spans[2 * i], spans[2 * i] + spans[2 * i + 1])]);
-      const len = RECORD_HEADER_LEN + frag.length;
+      const len = RECORD_HEADER + frag.length;
       if (off + len > out.length) throw new RangeError('sealSpans: out is too small');
-      out[off] = type;
-      out.writeUInt16BE(version, off + 1);
-      out.writeUInt16BE(epoch, off + 3);
-      out.writeUIntBE(firstSeq + i, off + 5, 6);
-      out.writeUInt16BE(frag.length, off + 11);
-      frag.copy(out, off + RECORD_HEADER_LEN);
+      recordHeader(type, version, epoch, firstSeq + i, frag.length).copy(out, off);
+      frag.copy(out, off + RECORD_HEADER);
       outLengths[i] = len;
       off += len;
     }
@@ -103,7 +99,7 @@ export class RecordProtection {
     for (const p of parts) len += p.length;
     if (this.aead) {
       const prefix = parts.length > 1 ? Buffer.concat(parts.slice(0, -1)) : Buffer.alloc(0);
-      return this.aead.seal(type, version, epoch, seq, prefix, [parts[parts.length - 1]]).subarray(RECORD_HEADER_LEN);
+      return this.aead.seal(type, version, epoch, seq, prefix, [parts[parts.length - 1]]).subarray(RECORD_HEADER);
     }
     if (this.suite.kind !== 'cbc') {
       const nonce = this.aeadNonce(epoch, seq);

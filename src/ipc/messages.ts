@@ -65,6 +65,8 @@ export interface SocketTuning {
   tos?: number;
   /** SO_SNDBUF in bytes, as set (the kernel doubles it) */
   sndbuf?: number;
+  /** SO_RCVBUF in bytes, as set (the kernel doubles it); beyond net.core.rmem_max where the process may (SO_RCVBUFFORCE) */
+  rcvbuf?: number;
 }
 
 /** What the tunnel data path enforces for one session (src/worker/packet-filter.ts, rate-limit.ts). */

@@ -35,7 +35,7 @@ import { dropCapabilities } from './least-privilege';
 import { ListenNamespace } from './listen-netns';
 import { answersPing, unansweredLease } from './lease-ping';
 import { checkChrootDir } from './privileges';
-import { CLIENT_LINK_OVERHEAD, applySocketTuning, enlargeReceiveBuffer, linkMtu, tcpTuning, udpTuning } from '../common/socket-tuning';
+import { CLIENT_LINK_OVERHEAD, DTLS_RCVBUF, applySocketTuning, linkMtu, tcpTuning, udpTuning } from '../common/socket-tuning';
 import type { InheritedSockets } from './systemd';
 import { startOperations, type Operations } from './operations';
 import { Cluster } from './cluster/cluster';
@@ -333,8 +333,7 @@ export class MainServer {
         const w = s && this.workers.get(s.workerId);
         if (!s || !w) return undefined;
         return (fd, datagram) => {
-          const small = enlargeReceiveBuffer(fd);
-          const untuned = [...applySocketTuning(fd, this.udpTunings.get(s)), ...(small ? [small] : [])];
+          const untuned = applySocketTuning(fd, this.udpTunings.get(s));
           if (untuned.length) this.log.debug({ ip: s.remoteAddr, failed: untuned }, 'cannot tune the UDP socket');
           w.channel.send('dtls.new', { sessionId: s.sessionId, datagram }, [fd]);
           closeFd(fd);
@@ -596,10 +595,10 @@ export class MainServer {
     this.sessions.add(session);
     // the session's older tunnel on another server (its client came back through this one) ends
     if (this.cluster) this.cluster.bus.publish({ type: 'replace', sid: session.sid });
-    // net-priority and output-buffer of the client's sockets; the worker sets the TCP one's
+    // net-priority and output-buffer of the client's sockets (the worker sets the TCP one's),
+    // and the UDP socket's receive buffer
     const link = linkMtu(eff.mtu, mtu + CLIENT_LINK_OVERHEAD);
-    const udp = udpTuning(eff.netPriority, c.outputBuffer, link);
-    if (udp) this.udpTunings.set(session, udp);
+    this.udpTunings.set(session, { ...udpTuning(eff.netPriority, c.outputBuffer, link), rcvbuf: DTLS_RCVBUF });
     if (client.hostname) this.scripts.hostUpdate(script);
     const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };
     // after the worker's reply, which the client is waiting for (before anything the worker
