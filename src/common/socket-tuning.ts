@@ -12,11 +12,6 @@ import type { SocketTuning } from '../ipc/messages';
 import type { NetPriority } from './net-priority';
 import { setSockoptInt, socketInfo } from '../native';
 
-/**
- * The worker asks main for a tunnel MTU this far below the client's X-CSTP-Base-MTU (its link
- * MTU), room for IP, UDP and DTLS (src/worker/index.ts): main gets the link MTU back by adding it.
- */
-export const CLIENT_LINK_OVERHEAD = 66;
 /** the MTU of a fresh tun device, ocserv's link MTU when `mtu` is not set */
 export const DEFAULT_LINK_MTU = 1500;
 /** ocserv's cap of the UDP send buffer from output-buffer */

@@ -171,7 +171,8 @@ export const workerToMain = {
   'session.open': obj({
     connId: uint(),
     cookie: str(512),
-    mtu: uint(65535),
+    /** the tunnel's MTU (src/common/tunnel-mtu.ts) */
+    mtu: obj({ link: uint(65535), cstp: uint(65535), dtlsOverhead: optional(uint(255)) }),
     /** the client asked for IPv6 (X-CSTP-Address-Type); absent: as if it had */
     ipv6: optional(bool),
     /** what the client said about itself in its CONNECT request (scripts, occtl, mobile-idle-timeout) */

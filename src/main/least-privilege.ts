@@ -16,6 +16,7 @@ export const KEPT_CAPABILITIES: Record<string, { cap: number; why: string }> = {
   CAP_KILL: { cap: 5, why: 'signal workers, which run as another user' },
   CAP_DAC_READ_SEARCH: { cap: 2, why: 'a restarted sec-mod reads keys and password files it does not own' },
   CAP_AUDIT_WRITE: { cap: 29, why: 'PAM modules in sec-mod that write audit records' },
+  CAP_SYS_NICE: { cap: 23, why: 'give a shared worker the CPU weight of the clients it serves (src/main/worker-weight.ts)' },
 };
 
 /** Kept only when the configuration needs them. */

@@ -35,7 +35,8 @@ import { dropCapabilities } from './least-privilege';
 import { ListenNamespace } from './listen-netns';
 import { answersPing, unansweredLease } from './lease-ping';
 import { checkChrootDir } from './privileges';
-import { CLIENT_LINK_OVERHEAD, DTLS_RCVBUF, applySocketTuning, linkMtu, tcpTuning, udpTuning } from '../common/socket-tuning';
+import { tunMtu as tunMtuFor, type TunnelMtu } from '../common/tunnel-mtu';
+import { DTLS_RCVBUF, applySocketTuning, linkMtu, tcpTuning, udpTuning } from '../common/socket-tuning';
 import type { InheritedSockets } from './systemd';
 import { startOperations, type Operations } from './operations';
 import { Cluster } from './cluster/cluster';
@@ -452,7 +453,7 @@ export class MainServer {
     });
   }
 
-  private async openSession(w: WorkerProc, connId: number, conn: ConnInfo, cookie: string, mtu: number, client: MainSession['client'], wantsIpv6: boolean):
+  private async openSession(w: WorkerProc, connId: number, conn: ConnInfo, cookie: string, mtu: TunnelMtu, client: MainSession['client'], wantsIpv6: boolean):
     Promise<{ reason: string } | { params: SessionParams; fd: number }> {
     const channel = this.secmod.channel;
     if (!channel) return { reason: 'sec-mod unavailable' };
@@ -473,7 +474,7 @@ export class MainServer {
 
   /** The session on `tun`, which openSession closes unless this opens it. */
   private async openSessionOn(tun: TunDevice | Error, asked: Promise<{ body: SecmodToMain['session.open.reply'] }>, w: WorkerProc, connId: number, conn: ConnInfo,
-    cookie: string, mtu: number, client: MainSession['client'], wantsIpv6: boolean): Promise<{ reason: string } | { params: SessionParams; fd: number }> {
+    cookie: string, mtu: TunnelMtu, client: MainSession['client'], wantsIpv6: boolean): Promise<{ reason: string } | { params: SessionParams; fd: number }> {
     const remoteAddr = conn.remoteAddr;
     const c = this.config;
     const channel = this.secmod.channel!;
@@ -497,7 +498,7 @@ export class MainServer {
     // the server's settings, the user's and group's files, then the auth backend's (src/common/session-config.ts)
     const eff = resolveSession(c, reply.config ?? {}, attrs, { mobile: client.mobile, exposedIroutes: c.exposeIroutes ? this.exposedIroutes : undefined });
     if ('error' in eff) return release(`per-user/group settings: ${eff.error}`);
-    const tunMtu = Math.max(576, Math.min(eff.mtu ?? 65535, mtu));
+    const tunMtu = tunMtuFor(mtu, eff.mtu, eff.noUdp);
     const addrs = this.addresses;
     const again6 = previous?.lease6 ? { address: previous.lease6.remote, prefix: previous.lease6.prefix } : reply.lastIpv6;
     const again4 = previous?.lease?.remote ?? reply.lastIpv4;
@@ -597,7 +598,7 @@ export class MainServer {
     if (this.cluster) this.cluster.bus.publish({ type: 'replace', sid: session.sid });
     // net-priority and output-buffer of the client's sockets (the worker sets the TCP one's),
     // and the UDP socket's receive buffer
-    const link = linkMtu(eff.mtu, mtu + CLIENT_LINK_OVERHEAD);
+    const link = linkMtu(eff.mtu, mtu.link);
     this.udpTunings.set(session, { ...udpTuning(eff.netPriority, c.outputBuffer, link), rcvbuf: DTLS_RCVBUF });
     if (client.hostname) this.scripts.hostUpdate(script);
     const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };

@@ -5,6 +5,7 @@ import { closeFd, seqpacketPair } from '../native';
 import type { Logger } from '../common/log';
 import type { RunAs } from './privileges';
 import { WorkerMemoryWatch, workerHeapArgs, type ReplacedWorker } from './worker-memory';
+import { niceFor, setWeight } from './worker-weight';
 
 export interface WorkerProc {
   id: number;
@@ -19,6 +20,8 @@ export interface WorkerProc {
   stale?: boolean;
   /** why main is ending it (worker-memory-limit): its exit is no crash */
   replaced?: string;
+  /** the nice value main gave it for its clients (src/main/worker-weight.ts) */
+  nice?: number;
 }
 
 export interface WorkerPoolOptions {
@@ -51,6 +54,8 @@ export class WorkerPool {
   private readonly workers = new Map<number, WorkerProc>();
   private nextId = 1;
   private stopping = false;
+  /** setpriority failed once (no CAP_SYS_NICE): workers keep the default weight */
+  private unweighted = false;
   private readonly memoryWatch?: WorkerMemoryWatch;
   /** workers main ended, by reason (metrics) */
   readonly replacements = new Map<string, number>();
@@ -111,12 +116,14 @@ export class WorkerPool {
     w.conns.add(info.connId);
     w.served++;
     w.channel.send('conn.new', info, [fd]);
+    this.weigh(w);
     this.topUp();
     return w;
   }
 
   connClosed(w: WorkerProc, connId: number): void {
     if (!w.conns.delete(connId)) return;
+    this.weigh(w);
     // One client per process: once its connection is gone the process is retired, so no
     // memory of one user's session can leak into another's.
     if (w.conns.size > 0) return;
@@ -168,6 +175,21 @@ export class WorkerPool {
       if (!best || w.conns.size < best.conns.size || (w.conns.size === best.conns.size && w.served < best.served)) best = w;
     }
     return best;
+  }
+
+  /** A shared worker gets the CPU weight of the clients it serves. */
+  private weigh(w: WorkerProc): void {
+    const pid = w.proc.pid;
+    if (this.o.clientsPerWorker === 1 || this.unweighted || pid === undefined || w.retiring) return;
+    const clients = w.conns.size;
+    if (w.nice !== undefined && w.nice === niceFor(clients)) return;
+    try {
+      w.nice = setWeight(pid, clients);
+    } catch (err) {
+      if ((err as { info?: { code?: string } }).info?.code === 'ESRCH') return; // exited; its exit event is on the way
+      this.unweighted = true;
+      this.o.log.warn({ err: (err as Error).message }, 'cannot set the CPU weight of shared workers (setpriority); they run at the default weight');
+    }
   }
 
   /** workers that can take a client now (for clients-per-worker = 1: the unused ones) */

@@ -71,8 +71,13 @@ export function pskSuiteMatching(tlsSuite: string): CipherSuite | undefined {
   return PSK_SUITES.find((s) => s.cipherName === name);
 }
 
-/** X-DTLS-MTU: the tunnel packet that fits one datagram of this suite. */
-export function dtlsMtu(plan: DtlsPlan, baseMtu: number): number {
+/** What a DTLS record of this suite adds to a tunnel packet: header, cipher, CSTP type byte. */
+export function dtlsOverhead(plan: DtlsPlan): number {
   const suite = plan.kind === 'psk' ? plan.suites[0] : plan.suite;
-  return baseMtu - 20 - 8 - 13 - RecordProtection.overhead(suite) - 1;
+  return 13 + RecordProtection.overhead(suite) + 1;
+}
+
+/** X-DTLS-MTU: the tunnel packet that fits one datagram of this suite. */
+export function dtlsMtu(plan: DtlsPlan, baseMtu: number, ipUdp = 20 + 8): number {
+  return baseMtu - ipUdp - dtlsOverhead(plan);
 }

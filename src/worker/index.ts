@@ -16,7 +16,8 @@ import { isProfileRequest, serveProfile } from './user-profile';
 import { connectedResponse, type DtlsOffer } from './connect-headers';
 import { customHeaderLines, withCustomHeaders } from './custom-headers';
 import { clientFamilies } from './ip-families';
-import { chooseDtls } from './dtls-negotiation';
+import { chooseDtls, dtlsOverhead, type DtlsPlan } from './dtls-negotiation';
+import { tunnelMtu } from '../common/tunnel-mtu';
 import { connectExtras } from './tunnel-options';
 import { includeHeaders } from './included-headers';
 import { clientHeaders, sessionInfo, type ClientHeaders } from './session-info';
@@ -145,9 +146,9 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   const cookie = cookieValue(req, 'webvpn');
   if (!cookie) return refuse(conn, '401 Unauthorized', 'CONNECT without a webvpn cookie');
   const baseMtu = clampInt(req.headers['x-cstp-base-mtu'], 1280, 9000, 1500);
-  // The client sizes its tun from this; leave room for IP, UDP and DTLS overhead (as ocserv does)
-  // so the same MTU also fits the DTLS path.
-  const mtu = baseMtu - 66;
+  // what the client asked of DTLS and the server offers (main may still refuse it: no-udp)
+  const plan = planDtls(conn, req);
+  const mtu = tunnelMtu(baseMtu, conn.socket.remoteFamily === 'IPv6', plan && dtlsOverhead(plan));
   // cisco-client-compat = false: a cookie alone does not open a certificate user's tunnel
   if (config.tunnel?.certOnEveryConnection && !conn.cert) {
     return refuse(conn, '401 Unauthorized', 'no valid client certificate on the connection that opens the tunnel (cisco-client-compat = false)');
@@ -175,7 +176,7 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   const untuned = applySocketTuning(conn.fd, p.socket);
   if (untuned.length) log.debug({ ip: conn.remoteAddr, failed: untuned }, 'cannot tune the TCP socket');
   // no-udp (per user or group): the reply offers no DTLS at all
-  const dtls = p.noUdp ? undefined : offerDtls(conn, req, p.dtlsId);
+  const dtls = p.noUdp || !plan ? undefined : offerDtls(conn, plan, p.dtlsId);
   // compression: the answer names the method taken for each channel, after the custom headers
   const zip = negotiate(config.compression, req.headers, dtls !== undefined);
   if (zip) log.info({ user: p.username, cstp: zip.cstp?.name, dtls: zip.dtls?.name }, 'compression negotiated');
@@ -211,15 +212,18 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
  * Decides DTLS for this tunnel from the client's CONNECT headers: what to announce in the
  * reply and how the UDP handshake must then be keyed.
  */
-function offerDtls(conn: Conn, req: IncomingMessage, dtlsId: string): { offer: DtlsOffer; mode: DtlsMode } | undefined {
+/** The DTLS the client asked for (X-DTLS-* headers) that this server can give, if any. */
+function planDtls(conn: Conn, req: IncomingMessage): DtlsPlan | undefined {
   if (!config || config.udpPort === 0) return undefined;
   // match-tls-dtls-ciphers: the PSK session takes the TLS session's cipher or none
   const matchTls = config.tunnel?.matchTlsDtlsCiphers ? conn.socket.getCipher()?.standardName ?? '' : undefined;
   const plan = chooseDtls(req.headers, { psk: config.dtlsPsk, legacy: config.dtlsLegacy, matchTls });
-  if (!plan) {
-    if (matchTls !== undefined) log.info({ ip: conn.remoteAddr, tlsCipher: matchTls }, 'no DTLS: match-tls-dtls-ciphers allows only the PSK suite of the TLS cipher, and this client or server has none; the tunnel runs over CSTP');
-    return undefined;
-  }
+  if (!plan && matchTls !== undefined) log.info({ ip: conn.remoteAddr, tlsCipher: matchTls }, 'no DTLS: match-tls-dtls-ciphers allows only the PSK suite of the TLS cipher, and this client or server has none; the tunnel runs over CSTP');
+  return plan ?? undefined;
+}
+
+function offerDtls(conn: Conn, plan: DtlsPlan, dtlsId: string): { offer: DtlsOffer; mode: DtlsMode } {
+  if (!config) throw new Error('worker not initialised');
   if (plan.kind === 'psk') {
     // The PSK both ends derive from this TLS session (RFC 5705 exporter). No context at all:
     // an empty context would be a different derivation, and Node's types insist on one.

@@ -76,7 +76,7 @@ function takeOver(plan: EvilPlan): void {
     }
     for (const connId of plan.foreignConnIds) {
       try {
-        const r = await main.request('session.open', { connId, cookie: plan.cookie, mtu: 1400 });
+        const r = await main.request('session.open', { connId, cookie: plan.cookie, mtu: { link: 1500, cstp: 1472 } });
         report({ step: 'session.open on a foreign connection', connId, reply: r.body, fds: r.fds.length });
       } catch (err) {
         report({ step: 'session.open on a foreign connection', connId, error: (err as Error).message });
@@ -98,7 +98,7 @@ function takeOver(plan: EvilPlan): void {
     report({ step: 'conn.new', connId, remoteAddr: proof.remoteAddr });
     const forged = randomBytes(32).toString('base64url');
     try {
-      const r = await main.request('session.open', { connId, cookie: forged, mtu: 1400 });
+      const r = await main.request('session.open', { connId, cookie: forged, mtu: { link: 1500, cstp: 1472 } });
       report({ step: 'session.open with a forged cookie', reply: r.body, fds: r.fds.length });
     } catch (err) {
       report({ step: 'session.open with a forged cookie', error: (err as Error).message });

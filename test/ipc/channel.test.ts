@@ -27,12 +27,12 @@ t.test('request / reply with an fd', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ocs-ipc-'));
   const file = join(dir, 'f');
   main.on('session.open', (body, ctx) => {
-    t.same(body, { connId: 3, cookie: 'c', mtu: 1400 });
+    t.same(body, { connId: 3, cookie: 'c', mtu: { link: 1500, cstp: 1472 } });
     const fd = openSync(file, 'w');
     ctx.reply('session.opened', { ok: false, reason: 'testing' }, [fd]);
     closeSync(fd);
   });
-  const r = await worker.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: 3, cookie: 'c', mtu: 1400 });
+  const r = await worker.request<'session.open', MainToWorker['session.opened']>('session.open', { connId: 3, cookie: 'c', mtu: { link: 1500, cstp: 1472 } });
   t.same(r.body, { ok: false, reason: 'testing' });
   t.equal(r.fds.length, 1, 'an fd came with the reply');
   writeSync(r.fds[0], 'through the passed fd');
@@ -47,7 +47,7 @@ t.test('a request with no answer times out', async (t) => {
   const worker = new Channel<MainToWorker, WorkerToMain>(a, { name: 'worker', log, requestTimeoutMs: 100 });
   const main = new Channel<WorkerToMain, MainToWorker>(b, { name: 'main', log, validators: workerToMain });
   main.on('session.open', () => { /* never answers */ });
-  await t.rejects(worker.request('session.open', { connId: 1, cookie: 'c', mtu: 1400 }), /no answer within 100 ms/);
+  await t.rejects(worker.request('session.open', { connId: 1, cookie: 'c', mtu: { link: 1500, cstp: 1472 } }), /no answer within 100 ms/);
   worker.close();
   main.close();
 });
@@ -56,9 +56,9 @@ const hostile: Array<[string, Buffer]> = [
   ['not msgpack', Buffer.from([0xc1, 0xc1, 0xc1])],
   ['not an envelope', pack({ hello: 'world' })],
   ['unknown type', pack(['root.please', 1, 0, {}])],
-  ['wrong field type', pack(['session.open', 1, 0, { connId: 'one', cookie: 'c', mtu: 1 }])],
-  ['extra field', pack(['session.open', 1, 0, { connId: 1, cookie: 'c', mtu: 1, admin: true }])],
-  ['oversized', pack(['session.open', 1, 0, { connId: 1, cookie: 'c'.repeat(MAX_MESSAGE), mtu: 1 }])],
+  ['wrong field type', pack(['session.open', 1, 0, { connId: 'one', cookie: 'c', mtu: { link: 1500, cstp: 1472 } }])],
+  ['extra field', pack(['session.open', 1, 0, { connId: 1, cookie: 'c', mtu: { link: 1500, cstp: 1472 }, admin: true }])],
+  ['oversized', pack(['session.open', 1, 0, { connId: 1, cookie: 'c'.repeat(MAX_MESSAGE), mtu: { link: 1500, cstp: 1472 } }])],
 ];
 
 for (const [what, msg] of hostile) {

@@ -5,7 +5,7 @@ import { workerToMain, workerToSecmod } from '../../src/ipc/messages';
 import { ValidationError } from '../../src/ipc/validate';
 
 t.test('round trip', async (t) => {
-  const env = { type: 'session.open', id: 7, re: 0, body: { connId: 1, cookie: 'abc', mtu: 1434 } };
+  const env = { type: 'session.open', id: 7, re: 0, body: { connId: 1, cookie: 'abc', mtu: { link: 1500, cstp: 1472, dtlsOverhead: 38 } } };
   t.same(decode(encode(env)), env);
 });
 
@@ -20,16 +20,16 @@ t.test('garbage, wrong shapes and oversized messages are refused', async (t) => 
 });
 
 t.test('validators narrow worker messages and reject the rest', async (t) => {
-  const ok = workerToMain['session.open']({ connId: 1, cookie: 'c', mtu: 1400 }, 'm');
-  t.same(ok, { connId: 1, cookie: 'c', mtu: 1400 });
+  const ok = workerToMain['session.open']({ connId: 1, cookie: 'c', mtu: { link: 1500, cstp: 1472 } }, 'm');
+  t.same(ok, { connId: 1, cookie: 'c', mtu: { link: 1500, cstp: 1472 } });
   const bad: unknown[] = [
     null, [], 'x',
-    { connId: -1, cookie: 'c', mtu: 1 },
-    { connId: 1.5, cookie: 'c', mtu: 1 },
-    { connId: 1, cookie: 'c'.repeat(513), mtu: 1 },
-    { connId: 1, cookie: 'c', mtu: 70000 },
-    { connId: 1, cookie: 'c', mtu: 1, extra: true },
-    { connId: '1', cookie: 'c', mtu: 1 },
+    { connId: -1, cookie: 'c', mtu: { link: 1500, cstp: 1472 } },
+    { connId: 1.5, cookie: 'c', mtu: { link: 1500, cstp: 1472 } },
+    { connId: 1, cookie: 'c'.repeat(513), mtu: { link: 1500, cstp: 1472 } },
+    { connId: 1, cookie: 'c', mtu: { link: 70000, cstp: 1472 } },
+    { connId: 1, cookie: 'c', mtu: { link: 1500, cstp: 1472 }, extra: true },
+    { connId: '1', cookie: 'c', mtu: { link: 1500, cstp: 1472 } },
   ];
   for (const b of bad) t.throws(() => workerToMain['session.open'](b, 'm'), ValidationError, JSON.stringify(b)?.slice(0, 60));
   t.throws(() => workerToSecmod['auth.cont']({ authId: 'a', answers: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'v'])) }, 'm'), /more than 8 keys/);
