@@ -34,7 +34,9 @@ export class SecmodProcess {
 
   start(): Promise<void> {
     const [mine, theirs] = seqpacketPair();
-    const proc = spawn(process.execPath, [this.script, this.configPath], {
+    // OCSERV_TS_SECMOD_NODE_ARGS: extra node flags for sec-mod (profiling), as for workers
+    const nodeArgs = (process.env.OCSERV_TS_SECMOD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeArgs, this.script, this.configPath], {
       stdio: ['ignore', 'inherit', 'inherit', theirs],
       cwd: '/',
       env: this.env,

@@ -23,7 +23,7 @@ import { includeHeaders } from './included-headers';
 import { clientHeaders, sessionInfo, type ClientHeaders } from './session-info';
 import { Tunnel } from './tunnel';
 import { encodingHeaders, negotiate } from './compression';
-import { warmUpTls } from './warm-up';
+import { warmUpLogin, warmUpTls } from './warm-up';
 import { KeySlot } from './key-slot';
 import { confineWorker, enterChroot, isolateWorker } from './sandbox';
 import { applySocketTuning } from '../common/socket-tuning';
@@ -290,7 +290,9 @@ main.on('worker.init', (msg) => {
   }
   if (config.isolateWorkers) isolateWorker();
   httpAuth = new HttpAuth(authClient, config, log);
-  if (process.env.OCSERV_TS_NO_WARMUP === undefined) void warmUpTls(secureContext, undefined, tlsServerOptions(config));
+  if (process.env.OCSERV_TS_NO_WARMUP === undefined) {
+    void warmUpTls(secureContext, undefined, tlsServerOptions(config)).then(() => warmUpLogin());
+  }
   log.debug({ workerId: msg.workerId }, 'worker initialised');
 });
 
