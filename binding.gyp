@@ -7,6 +7,7 @@
         "src/native/aead.cc",
         "src/native/caps_all_threads.cc",
         "src/native/crypt.cc",
+        "src/native/cstp_reader.cc",
         "src/native/errors.cc",
         "src/native/fd_util.cc",
         "src/native/fd_move.cc",

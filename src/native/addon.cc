@@ -8,6 +8,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitAead(env, exports);
   ocs::InitCrypt(env, exports);
+  ocs::InitCstpReader(env, exports);
   ocs::InitFdUtil(env, exports);
   ocs::InitFdMove(env, exports);
   ocs::InitFdWatcher(env, exports);

@@ -217,6 +217,32 @@ export interface Aead {
     src: Buffer, spans: Uint32Array, count: number, out: Buffer, outLengths: Uint32Array): number;
   open(type: number, version: number, epoch: number, seq: number, fragment: Buffer): number;
 }
+/** See src/native/cstp_reader.cc. */
+export interface CstpReaderCallbacks {
+  /** count frames of one readable event: see slab, lengths and types */
+  onFrames(count: number): void;
+  /** the client's KeyUpdate: the key and iv of its next traffic secret */
+  onKeyUpdate(): [Buffer, Buffer];
+  /** reading stopped for good: 'eof', 'close_notify' (error false), or what went wrong */
+  onEnd(reason: string, error: boolean): void;
+}
+
+export interface CstpReader {
+  /** frame i's payload follows frame i-1's; lent: valid during onFrames only */
+  readonly slab: Buffer;
+  readonly lengths: Uint32Array;
+  /** CSTP packet types */
+  readonly types: Uint8Array;
+  start(): void;
+  /** stops reading and closes the fd; idempotent, safe inside callbacks */
+  close(): void;
+}
+
+export interface CstpReaderConstructor {
+  /** fd becomes the reader's; window: sequence numbers tried for the first record */
+  new (fd: number, alg: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305', key: Buffer, iv: Buffer, cb: CstpReaderCallbacks, window?: number): CstpReader;
+}
+
 export interface AeadConstructor {
   new (alg: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305', key: Buffer, iv: Buffer): Aead;
 }
@@ -255,6 +281,7 @@ export interface SocketInfo {
 
 interface NativeAddon {
   Aead: AeadConstructor;
+  CstpReader: CstpReaderConstructor;
   KeySigner: KeySignerConstructor;
   cryptAsync(key: string, setting: string): Promise<string | null>;
   moveFd(from: number, to: number): void;
@@ -476,6 +503,9 @@ export const PacketIO: PacketIOConstructor = native.PacketIO;
 
 /** See the Aead interface. */
 export const Aead: AeadConstructor = native.Aead;
+
+/** See the CstpReader interface. */
+export const CstpReader: CstpReaderConstructor = native.CstpReader;
 
 /** See FdWatcher interface. */
 export const FdWatcher: FdWatcherConstructor = native.FdWatcher;

@@ -7,6 +7,7 @@ namespace ocs {
 
 void InitAead(Napi::Env env, Napi::Object exports);
 void InitCrypt(Napi::Env env, Napi::Object exports);
+void InitCstpReader(Napi::Env env, Napi::Object exports);
 void InitFdUtil(Napi::Env env, Napi::Object exports);
 void InitFdMove(Napi::Env env, Napi::Object exports);
 void InitFdWatcher(Napi::Env env, Napi::Object exports);

@@ -22,6 +22,7 @@ import { connectExtras } from './tunnel-options';
 import { includeHeaders } from './included-headers';
 import { clientHeaders, sessionInfo, type ClientHeaders } from './session-info';
 import { Tunnel } from './tunnel';
+import { keepClientSecret } from './cstp-native';
 import { encodingHeaders, negotiate } from './compression';
 import { warmUpLogin, warmUpTls } from './warm-up';
 import { KeySlot } from './key-slot';
@@ -44,6 +45,8 @@ interface Conn {
   id: number;
   /** the client's TCP socket (the TLS socket's own fd) */
   fd: number;
+  /** the client's TLS 1.3 application traffic secret, once the handshake made it (src/worker/cstp-native.ts) */
+  clientSecret: () => Buffer | undefined;
   remoteAddr: string;
   proof: PeerProof;
   socket: TLSSocket;
@@ -186,6 +189,8 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   const tunnel = new Tunnel({
     socket: conn.socket,
     head,
+    fd: conn.fd,
+    clientSecret: conn.clientSecret(),
     tunFd,
     params: p,
     dpdSeconds: mobile ? p.mobileDpd : p.dpd,
@@ -303,7 +308,7 @@ main.on('conn.new', (msg, { fds }) => {
   const raw = new Socket({ fd, readable: true, writable: true });
   const tlsSocket = new TLSSocket(raw, { ...tlsServerOptions(config), isServer: true, secureContext });
   stapleOcsp(tlsSocket, config.ocsp);
-  const conn: Conn = { id: msg.connId, fd, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket, login: {}, camouflagePassed: false };
+  const conn: Conn = { id: msg.connId, fd, remoteAddr: msg.remoteAddr, proof: msg.proof, socket: tlsSocket, login: {}, camouflagePassed: false, clientSecret: keepClientSecret(tlsSocket) };
   (tlsSocket as unknown as { ocservConn: Conn }).ocservConn = conn;
   conns.set(conn.id, conn);
   // Login must finish within auth-timeout; a tunnel clears this.

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { PacketIO, closeFd } from '../native';
+import { PacketIO, closeFd, type CstpReader } from '../native';
 import { zeroStats, type SessionParams, type SessionStats } from '../ipc/messages';
 import type { Logger } from '../common/log';
 import type { DtlsEstablished, DtlsMode } from '../dtls/server';
@@ -12,6 +12,7 @@ import { UdpPath } from './udp-path';
 import { LinkMtuDiscovery } from './mtu-probe';
 import { inflate, TunnelCompression, type Negotiated } from './compression';
 import { readInto } from './tls-reader';
+import { readNatively } from './cstp-native';
 import { PacketQueue } from './packet-queue';
 
 /** Packets read from the tun per readable event. */
@@ -37,6 +38,12 @@ export interface TunnelOptions {
   mtuDiscovery?: boolean;
   /** compression = true and the client took a method (src/worker/compression.ts) */
   compression?: { chosen: Negotiated; noCompressLimit: number };
+  /**
+   * The TLS socket's fd and the client's TLS 1.3 traffic secret: with both, the client's
+   * half of the channel is read natively (src/worker/cstp-native.ts)
+   */
+  fd?: number;
+  clientSecret?: Buffer;
 }
 
 /**
@@ -77,6 +84,8 @@ export class Tunnel {
   private readonly rxChecked: boolean;
   private readonly drops?: DropLog;
   private readonly zip?: TunnelCompression;
+  /** the client's half of the channel, when read natively */
+  private readonly cstpIn?: CstpReader;
 
   constructor(private readonly o: TunnelOptions) {
     this.socket = o.socket;
@@ -113,7 +122,14 @@ export class Tunnel {
     this.fromCstp = new PacketQueue(TUN_BATCH, maxPacket);
     if (o.head?.length) this.fromClient(o.head, false);
     const tls = socket instanceof TLSSocket;
-    const lent = tls && readInto(socket, Buffer.allocUnsafe(TLS_READ_BUFFER), (bytes) => this.fromClient(bytes, true));
+    this.cstpIn = tls && o.fd !== undefined
+      ? readNatively(socket, o.fd, o.clientSecret, {
+        frames: (slab, lengths, types, count) => this.fromNative(slab, lengths, types, count),
+        end: (reason, error) => this.nativeEnd(reason, error),
+      }, (chunk) => this.fromClient(chunk, false))
+      : undefined;
+    if (this.cstpIn) o.log.debug({ user: o.params.username }, 'the client\'s CSTP records are opened natively');
+    const lent = this.cstpIn !== undefined || (tls && readInto(socket, Buffer.allocUnsafe(TLS_READ_BUFFER), (bytes) => this.fromClient(bytes, true)));
     if (!lent) {
       if (tls) o.log.debug({ user: o.params.username }, 'this Node has no onread mode for an open TLS socket; CSTP reads take the stream path');
       socket.on('data', (chunk: Buffer) => this.fromClient(chunk, false));
@@ -129,6 +145,7 @@ export class Tunnel {
     this.dpdTimer = setInterval(() => this.checkDpd(), Math.max(1, o.dpdSeconds) * 1000);
     this.dpdTimer.unref();
     this.tun.start();
+    this.cstpIn?.start();
   }
 
   /** Traffic counters so far (occtl, accounting). */
@@ -260,22 +277,63 @@ export class Tunnel {
   private fromClient(chunk: Buffer, lent: boolean): void {
     if (this.ended) return;
     this.lastRx = Date.now();
-    try {
-      this.parser.push(chunk, lent ? this.onLentFrame : this.onOwnFrame);
-    } catch (err) {
-      if (err instanceof CstpProtocolError) {
-        this.log.warn({ user: this.params.username, reason: err.message }, 'malformed CSTP data; closing the session');
-        this.end(`protocol error: ${err.message}`, false);
-        return;
-      }
-      throw err;
-    }
+    if (!this.guarded(() => this.parser.push(chunk, lent ? this.onLentFrame : this.onOwnFrame))) return;
     // Node hands over one TLS record per call, all the records of one socket read in a row:
     // they go to the tun together once the read is done, back to back in one native call
     if ((this.toTun.length || this.fromCstp.size) && !this.tunFlushQueued) {
       this.tunFlushQueued = true;
       setImmediate(this.flushQueued);
     }
+  }
+
+  /**
+   * The frames of one read of the native reader: payload i follows payload i-1 in slab. Data
+   * alone, with no filter or limit to apply, goes to the tun as it lies, in one call.
+   */
+  private fromNative(slab: Buffer, lengths: Uint32Array, types: Uint8Array, count: number): void {
+    if (this.ended) return;
+    this.lastRx = Date.now();
+    let bytes = 0;
+    let plain = !this.rxChecked;
+    for (let i = 0; i < count && plain; i++) {
+      if (types[i] !== CstpType.Data) plain = false;
+      bytes += lengths[i];
+    }
+    if (plain) {
+      if (this.dtls?.up) this.udp.cstpData();
+      this.stats.rxBytes += bytes;
+      this.stats.rxPackets += count;
+      // what earlier reads left queued goes first
+      if (this.toTun.length || this.fromCstp.size) this.flushToTun();
+      this.tun.writeSlab(slab, lengths, count);
+      return;
+    }
+    const ok = this.guarded(() => {
+      for (let i = 0, off = 0; i < count && !this.ended; off += lengths[i], i++) this.onFrame(types[i], slab.subarray(off, off + lengths[i]), true);
+    });
+    if (ok && !this.ended) this.flushToTun();
+  }
+
+  private nativeEnd(reason: string, error: boolean): void {
+    if (error) this.malformed(reason);
+    else this.end('client closed the connection', false);
+  }
+
+  /** Runs fn; a CstpProtocolError in it ends the session (false), as any bad data from the client does. */
+  private guarded(fn: () => void): boolean {
+    try {
+      fn();
+      return true;
+    } catch (err) {
+      if (!(err instanceof CstpProtocolError)) throw err;
+      this.malformed(err.message);
+      return false;
+    }
+  }
+
+  private malformed(reason: string): void {
+    this.log.warn({ user: this.params.username, reason }, 'malformed CSTP data; closing the session');
+    this.end(`protocol error: ${reason}`, false);
   }
 
   private tunFlushQueued = false;
@@ -411,6 +469,7 @@ export class Tunnel {
     this.mtu?.stop();
     this.dtls?.close('session ended');
     this.tun.close();
+    this.cstpIn?.close();
     // end() lets a final TERMINATE reach the client; destroy() follows in case it never drains.
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
