@@ -192,7 +192,9 @@ export const OPTION_GROUPS: OptionGroup[] = [
         doc: 'ocserv-ts only: how many clients one worker process serves. 1 is a process per client, as ocserv '
           + '(each session separated by the kernel, about 13 MB per session); the default shares workers, two per core (4 to 8) kept ready '
           + 'and the clients spread over them, '
-          + 'which costs well under 1 MB per session but separates sessions by code rather than by the kernel (docs/BENCHMARKS.md).',
+          + 'which costs well under 1 MB per session but separates sessions by code rather than by the kernel (docs/BENCHMARKS.md). '
+          + 'A shared worker runs at the CPU weight of the clients it serves (a lower nice value, as many processes would have), '
+          + 'so that on a busy machine its clients get the share ocserv\'s process per client would.',
         default: '32',
         example: '32',
         set: true,

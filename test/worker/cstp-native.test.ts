@@ -122,6 +122,31 @@ t.test('a record that does not authenticate ends the channel with an error', asy
   t.same(got.end, { reason: 'a TLS record from the client did not authenticate', error: true });
 });
 
+for (const [what, bytes, reason] of [
+  ['an oversized record', Buffer.from([23, 3, 3, 0xff, 0xff]), 'malformed TLS record from the client'],
+  ['a record of another outer type', Buffer.from([22, 3, 3, 0, 40, ...Buffer.alloc(40)]), 'malformed TLS record from the client'],
+  ['a first record under no key', Buffer.from([23, 3, 3, 0, 20, ...Buffer.alloc(20, 1)]), 'the client\'s first TLS record after CONNECT did not authenticate'],
+] as const) {
+  t.test(`${what} ends the channel with an error, and the reader reads no further`, async (t) => {
+    const { Socket: NetSocket } = await import('node:net');
+    const tcp = new NetSocket();
+    let client!: TLSSocket;
+    let ready!: Promise<unknown>;
+    const { server, raw, secret } = await serverFor(t, (port) => {
+      tcp.connect(port, '127.0.0.1');
+      client = connect({ socket: tcp, rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+      ready = new Promise((res) => client.once('secureConnect', res));
+    });
+    t.teardown(() => client.destroy());
+    await ready;
+    const got = take(server, raw, secret());
+    tcp.write(bytes);
+    await until('the end', () => got.end, 5000);
+    t.same(got.end, { reason, error: true });
+    t.same(got.frames, []);
+  });
+}
+
 t.test('no secret, or TLS 1.2: Node keeps reading', async (t) => {
   let client!: TLSSocket;
   const { server, raw } = await serverFor(t, (port) => {
