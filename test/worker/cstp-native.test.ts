@@ -7,7 +7,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { Socket as NetSocket, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLSSocket, connect } from 'node:tls';
@@ -34,6 +34,21 @@ async function serverFor(t: Teardown, connectClient: (port: number) => void): Pr
   await new Promise((res) => server.once('secure', res));
   t.teardown(() => server.destroy());
   return { server, raw, secret };
+}
+
+/** A Node TLS 1.3 client whose TCP socket the test can also write to directly, past TLS. */
+async function withRawClient(t: Teardown): Promise<{ tcp: Socket; server: TLSSocket; raw: Socket; secret: () => Buffer | undefined; client: TLSSocket }> {
+  const tcp = new NetSocket();
+  let client!: TLSSocket;
+  let ready!: Promise<unknown>;
+  const s = await serverFor(t, (port) => {
+    tcp.connect(port, '127.0.0.1');
+    client = connect({ socket: tcp, rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+    ready = new Promise((res) => client.once('secureConnect', res));
+  });
+  t.teardown(() => client.destroy());
+  await ready;
+  return { tcp, client, ...s };
 }
 
 function frame(type: number, payload: Buffer): Buffer {
@@ -102,17 +117,7 @@ for (const suite of ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CH
 }
 
 t.test('a record that does not authenticate ends the channel with an error', async (t) => {
-  const { Socket: NetSocket } = await import('node:net');
-  const tcp = new NetSocket();
-  let client!: TLSSocket;
-  let ready!: Promise<unknown>;
-  const { server, raw, secret } = await serverFor(t, (port) => {
-    tcp.connect(port, '127.0.0.1');
-    client = connect({ socket: tcp, rejectUnauthorized: false, minVersion: 'TLSv1.3' });
-    ready = new Promise((res) => client.once('secureConnect', res));
-  });
-  t.teardown(() => client.destroy());
-  await ready;
+  const { tcp, client, server, raw, secret } = await withRawClient(t);
   const got = take(server, raw, secret());
   client.write(frame(0, Buffer.from('fine')));
   await until('the good frame', () => got.frames.length === 1, 5000);
@@ -128,17 +133,7 @@ for (const [what, bytes, reason] of [
   ['a first record under no key', Buffer.from([23, 3, 3, 0, 20, ...Buffer.alloc(20, 1)]), 'the client\'s first TLS record after CONNECT did not authenticate'],
 ] as const) {
   t.test(`${what} ends the channel with an error, and the reader reads no further`, async (t) => {
-    const { Socket: NetSocket } = await import('node:net');
-    const tcp = new NetSocket();
-    let client!: TLSSocket;
-    let ready!: Promise<unknown>;
-    const { server, raw, secret } = await serverFor(t, (port) => {
-      tcp.connect(port, '127.0.0.1');
-      client = connect({ socket: tcp, rejectUnauthorized: false, minVersion: 'TLSv1.3' });
-      ready = new Promise((res) => client.once('secureConnect', res));
-    });
-    t.teardown(() => client.destroy());
-    await ready;
+    const { tcp, server, raw, secret } = await withRawClient(t);
     const got = take(server, raw, secret());
     tcp.write(bytes);
     await until('the end', () => got.end, 5000);
