@@ -78,7 +78,7 @@ export interface Topology {
 }
 
 export interface TopologyOptions {
-  /** third octet of the 198.18.k.0/30 link (1..254); default: random unused */
+  /** third octet of the 198.18.k.0/30 link (1..254); default: random unused, at most 239 (240-255 are for tests' own addresses) */
   linkIndex?: number;
 }
 
@@ -366,6 +366,9 @@ async function ipCheck(args: string[]): Promise<void> {
  * The addresses only exist inside the namespaces, so a clash between parallel runs
  * would be harmless; k is still chosen unused to keep logs unambiguous.
  */
+/** Random links are 198.18.k.0/30 with k in 1..LINK_INDEX_MAX (see createTopology). */
+const LINK_INDEX_MAX = 239;
+
 export async function createTopology(opts: TopologyOptions = {}): Promise<Topology> {
   installExitHooks();
   const existing = new Set(listNamespaces());
@@ -381,8 +384,10 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
       const m = readMarker(f.replace(/\.json$/, ''));
       if (m && ownerAlive(m)) used.add(m.k);
     }
-    const free = Array.from({ length: 254 }, (_, i) => i + 1).filter((x) => !used.has(x));
-    k = free[Math.floor(Math.random() * free.length)] ?? 1 + Math.floor(Math.random() * 254);
+    // 198.18.240.0-198.18.255.255 stay for the addresses and routes tests set up themselves
+    // (a network behind a client, a server's extra addresses): never a link of ours
+    const free = Array.from({ length: LINK_INDEX_MAX }, (_, i) => i + 1).filter((x) => !used.has(x));
+    k = free[Math.floor(Math.random() * free.length)] ?? 1 + Math.floor(Math.random() * LINK_INDEX_MAX);
   }
   if (!(k >= 1 && k <= 254)) throw new Error(`linkIndex out of range: ${k}`);
 

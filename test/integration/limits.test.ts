@@ -13,8 +13,9 @@ import {
 } from '../helpers/netns';
 
 const USERS = ['rita', 'uma', 'pete', 'dora', 'rex'].map((name) => ({ name, password: `${name} pw` }));
-const ALLOWED = '198.18.251.1';
-const OTHER = '198.18.251.2';
+// 198.18.255.0/24: never a topology's veth link (see createTopology)
+const ALLOWED = '198.18.255.1';
+const OTHER = '198.18.255.2';
 const RATE = 250_000;
 
 let topo: Topology;
@@ -32,9 +33,9 @@ t.before(async () => {
   const files: Record<string, string> = {
     rita: `route = ${ALLOWED}/32\nrestrict-user-to-routes = true\n`,
     uma: `route = ${ALLOWED}/32\n`,
-    pete: 'route = 198.18.251.0/24\nrestrict-user-to-ports = "tcp(8080), icmp()"\n',
-    dora: 'route = 198.18.251.0/24\nrestrict-user-to-ports = "!(tcp(8081))"\n',
-    rex: `route = 198.18.251.0/24\nrx-data-per-sec = ${RATE}\ntx-data-per-sec = ${RATE}\n`,
+    pete: 'route = 198.18.255.0/24\nrestrict-user-to-ports = "tcp(8080), icmp()"\n',
+    dora: 'route = 198.18.255.0/24\nrestrict-user-to-ports = "!(tcp(8081))"\n',
+    rex: `route = 198.18.255.0/24\nrx-data-per-sec = ${RATE}\ntx-data-per-sec = ${RATE}\n`,
   };
   for (const [u, text] of Object.entries(files)) writeFileSync(join(users, u), text);
   server = await startServer(topo, { kind: 'ocserv-ts', users: USERS, extraConfig: `config-per-user = ${users}` });
