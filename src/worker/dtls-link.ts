@@ -33,13 +33,15 @@ export class DtlsLink {
   private readonly io: PacketIO;
   private readonly dtls: DtlsServer;
   lastRx = Date.now();
+  /** data came in the read being handled */
+  private heard = false;
   private closedReason?: string;
 
   constructor(fd: number, mode: DtlsMode, private readonly baseMtu: number, private readonly log: Logger, private readonly hooks: DtlsLinkHooks) {
     this.dtls = new DtlsServer(mode, {
       send: (d) => { this.io.write(d); },
       established: (info) => hooks.established(info),
-      data: (pt) => { this.lastRx = Date.now(); hooks.payload(pt); },
+      data: (pt) => { this.heard = true; hooks.payload(pt); },
       closed: (reason) => this.shutdown(reason),
     });
     // lent: records are decrypted in place and their packets written to the tun before the
@@ -51,7 +53,7 @@ export class DtlsLink {
           this.dtls.handleDatagram(slab.subarray(off, off + len));
           off += len;
         }
-        hooks.batchDone();
+        this.batchDone();
       },
       // ICMP port unreachable and the like: the client may come back; DPD decides.
       onError: (err) => log.debug({ reason: err.message }, 'DTLS socket error'),
@@ -72,6 +74,15 @@ export class DtlsLink {
   /** First datagram, which main read to find this session. */
   handle(datagram: Buffer): void {
     this.dtls.handleDatagram(datagram);
+    this.batchDone();
+  }
+
+  /** once per read: the time of the last data is that of the read that brought it */
+  private batchDone(): void {
+    if (this.heard) {
+      this.heard = false;
+      this.lastRx = Date.now();
+    }
     this.hooks.batchDone();
   }
 

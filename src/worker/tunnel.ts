@@ -58,6 +58,8 @@ export class Tunnel {
   private readonly log: Logger;
   private readonly stats: SessionStats = zeroStats();
   private lastRx = Date.now();
+  /** DTLS data came in the UDP read being handled (lastRx is set once it is done) */
+  private heardDtls = false;
   private dpdTimer: NodeJS.Timeout;
   private ended = false;
   /**
@@ -169,7 +171,7 @@ export class Tunnel {
         this.o.onDtls?.(info);
       },
       payload: (pt) => this.fromDtls(pt),
-      batchDone: () => this.flushToTun(),
+      batchDone: () => this.dtlsBatchDone(),
       closed: (reason) => {
         this.log.debug({ user: this.params.username, reason, counters: link.counters }, 'DTLS link closed');
         if (this.dtls === link) {
@@ -389,8 +391,7 @@ export class Tunnel {
   /** One decrypted DTLS record: a one-byte type, then (for data) the IP packet. */
   private fromDtls(pt: Buffer): void {
     if (this.ended || pt.length === 0) return;
-    this.lastRx = Date.now();
-    this.udp.heard(this.lastRx);
+    this.heardDtls = true;
     const body = pt.subarray(1);
     switch (pt[0]) {
       case DtlsPayload.Data:
@@ -426,6 +427,16 @@ export class Tunnel {
       default:
         this.log.debug({ type: pt[0] }, 'unexpected DTLS payload type dropped');
     }
+  }
+
+  /** The end of one UDP read: what it carried counts as heard now, and its packets go to the tun. */
+  private dtlsBatchDone(): void {
+    if (this.heardDtls) {
+      this.heardDtls = false;
+      this.lastRx = Date.now();
+      this.udp.heard(this.lastRx);
+    }
+    this.flushToTun();
   }
 
   /** A packet from the client passes the session's filter and upload limit, or is dropped. */
