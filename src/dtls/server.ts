@@ -135,19 +135,7 @@ export class DtlsServer {
   private dataRecord(d: Buffer): boolean {
     if (d.length < RECORD_HEADER || d[0] !== ContentType.ApplicationData || d[3] !== 0 || d[4] !== 1) return false;
     if (((d[11] << 8) | d[12]) !== d.length - RECORD_HEADER || !this.readProt || !this.readEpoch1) return false;
-    const seq = d.readUIntBE(5, 6);
-    const window = this.replay[1];
-    if (!window.check(seq)) {
-      this.counters.replayed++;
-      return true;
-    }
-    const plain = this.readProt.decrypt(ContentType.ApplicationData, (d[1] << 8) | d[2], 1, seq, d.subarray(RECORD_HEADER));
-    if (!plain) {
-      this.counters.badRecord++;
-      return true;
-    }
-    window.mark(seq);
-    this.hooks.data(plain);
+    this.protectedRecord(this.readProt, ContentType.ApplicationData, (d[1] << 8) | d[2], d.readUIntBE(5, 6), d.subarray(RECORD_HEADER));
     return true;
   }
 
@@ -163,12 +151,17 @@ export class DtlsServer {
       this.counters.wrongEpoch++;
       return;
     }
+    this.protectedRecord(this.readProt, r.type, r.version, r.seq, r.fragment);
+  }
+
+  /** A record of epoch 1: replay check, then opened and handled by its type. */
+  private protectedRecord(prot: RecordProtection, type: number, version: number, seq: number, fragment: Buffer): void {
     const window = this.replay[1];
-    if (!window.check(r.seq)) {
+    if (!window.check(seq)) {
       this.counters.replayed++;
       return;
     }
-    const plain = this.readProt.decrypt(r.type, r.version, r.epoch, r.seq, r.fragment);
+    const plain = prot.decrypt(type, version, 1, seq, fragment);
     if (!plain) {
       this.counters.badRecord++;
       // During the handshake the only protected record is the client's Finished: if it keeps
@@ -176,13 +169,13 @@ export class DtlsServer {
       if (this.state === 'finished' && ++this.badFinished >= 2) this.fail(Alert.DecryptError, 'client Finished does not verify (wrong key?)');
       return;
     }
-    window.mark(r.seq);
-    if (r.type === ContentType.ApplicationData) {
+    window.mark(seq);
+    if (type === ContentType.ApplicationData) {
       if (this.state === 'established') this.hooks.data(plain);
       return;
     }
-    if (r.type === ContentType.Handshake) return this.handleHandshakeRecord(plain, 1);
-    if (r.type === ContentType.Alert) return this.handleAlert(plain, true);
+    if (type === ContentType.Handshake) return this.handleHandshakeRecord(plain, 1);
+    if (type === ContentType.Alert) return this.handleAlert(plain, true);
     this.counters.wrongEpoch++;
   }
 

@@ -5,7 +5,7 @@ import { closeFd, seqpacketPair } from '../native';
 import type { Logger } from '../common/log';
 import type { RunAs } from './privileges';
 import { WorkerMemoryWatch, workerHeapArgs, type ReplacedWorker } from './worker-memory';
-import { niceFor, setWeight } from './worker-weight';
+import { niceFor, ownNice, setNice } from './worker-weight';
 
 export interface WorkerProc {
   id: number;
@@ -20,8 +20,8 @@ export interface WorkerProc {
   stale?: boolean;
   /** why main is ending it (worker-memory-limit): its exit is no crash */
   replaced?: string;
-  /** the nice value main gave it for its clients (src/main/worker-weight.ts) */
-  nice?: number;
+  /** its nice value: main's at start, then the one main gave it for its clients (src/main/worker-weight.ts) */
+  nice: number;
 }
 
 export interface WorkerPoolOptions {
@@ -56,6 +56,8 @@ export class WorkerPool {
   private stopping = false;
   /** setpriority failed once (no CAP_SYS_NICE): workers keep the default weight */
   private unweighted = false;
+  /** main's nice value, which workers inherit and their weight counts from */
+  private readonly baseNice = ownNice();
   private readonly memoryWatch?: WorkerMemoryWatch;
   /** workers main ended, by reason (metrics) */
   readonly replacements = new Map<string, number>();
@@ -177,14 +179,14 @@ export class WorkerPool {
     return best;
   }
 
-  /** A shared worker gets the CPU weight of the clients it serves. */
+  /** A shared worker gets the CPU weight of the clients it serves (one client: main's). */
   private weigh(w: WorkerProc): void {
     const pid = w.proc.pid;
-    if (this.o.clientsPerWorker === 1 || this.unweighted || pid === undefined || w.retiring) return;
-    const clients = w.conns.size;
-    if (w.nice !== undefined && w.nice === niceFor(clients)) return;
+    const nice = niceFor(w.conns.size, this.baseNice);
+    if (nice === w.nice || this.unweighted || pid === undefined || w.retiring) return;
     try {
-      w.nice = setWeight(pid, clients);
+      setNice(pid, nice);
+      w.nice = nice;
     } catch (err) {
       if ((err as { info?: { code?: string } }).info?.code === 'ESRCH') return; // exited; its exit event is on the way
       this.unweighted = true;
@@ -233,7 +235,7 @@ export class WorkerPool {
       log: this.o.log,
       validators: workerToMain,
     });
-    const w: WorkerProc = { id, proc, channel, conns: new Set(), served: 0, retiring: false };
+    const w: WorkerProc = { id, proc, channel, conns: new Set(), served: 0, retiring: false, nice: this.baseNice };
     this.workers.set(id, w);
     // A worker that sends anything malformed is treated as compromised.
     channel.onClose((reason) => {

@@ -277,15 +277,11 @@ class CstpReader : public Napi::ObjectWrap<CstpReader> {
       }
       // what came before was opened with the old key: hand it over first
       Deliver();
-      Napi::Env env = Env();
-      Napi::Value r = onKeyUpdate_.MakeCallback(Value(), {}, *async_);
-      if (env.IsExceptionPending()) {
-        napi_fatal_exception(env, env.GetAndClearPendingException().Value());
-        return;
-      }
-      if (!r.IsArray() || r.As<Napi::Array>().Length() != 2 || !r.As<Napi::Array>().Get(0u).IsBuffer() ||
-          !r.As<Napi::Array>().Get(1u).IsBuffer() ||
-          !Rekey(r.As<Napi::Array>().Get(0u).As<Napi::Buffer<uint8_t>>(), r.As<Napi::Array>().Get(1u).As<Napi::Buffer<uint8_t>>())) {
+      Napi::Value r = Call(onKeyUpdate_, {});
+      if (ended_ || r.IsEmpty()) return;
+      Napi::Array kv = r.IsArray() ? r.As<Napi::Array>() : Napi::Array::New(Env());
+      if (kv.Length() != 2 || !kv.Get(0u).IsBuffer() || !kv.Get(1u).IsBuffer() ||
+          !Rekey(kv.Get(0u).As<Napi::Buffer<uint8_t>>(), kv.Get(1u).As<Napi::Buffer<uint8_t>>())) {
         End("no key for the client's KeyUpdate", true);
         return;
       }
@@ -331,21 +327,25 @@ class CstpReader : public Napi::ObjectWrap<CstpReader> {
 
   void Deliver() {
     if (count_ == 0 || fd_ < 0) return;
-    Napi::Env env = Env();
     size_t count = count_;
     count_ = 0;
     used_ = 0;
-    onFrames_.MakeCallback(Value(), {Napi::Number::New(env, static_cast<double>(count))}, *async_);
-    if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+    Call(onFrames_, {Napi::Number::New(Env(), static_cast<double>(count))});
   }
 
   void End(const std::string& reason, bool error) {
     if (ended_) return;
     ended_ = true;
     if (poll_ != nullptr) poll_->Set(0);
+    Call(onEnd_, {Napi::String::New(Env(), reason), Napi::Boolean::New(Env(), error)});
+  }
+
+  // A callback from the loop: an exception in it is the process's, as from any I/O callback.
+  Napi::Value Call(const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
     Napi::Env env = Env();
-    onEnd_.MakeCallback(Value(), {Napi::String::New(env, reason), Napi::Boolean::New(env, error)}, *async_);
+    Napi::Value r = fn.MakeCallback(Value(), args, *async_);
     if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+    return r;
   }
 
   int fd_ = -1;

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { RecordProtection } from '../dtls/protection';
 import { DTLS0_9, DTLS1_2, suiteByName, SUITES, type CipherSuite } from '../dtls/suites';
+import { ipUdpHeaders } from '../common/tunnel-mtu';
 
 /** What the CONNECT exchange settled for DTLS; the handshake on UDP must then match it. */
 export type DtlsPlan =
@@ -78,6 +79,6 @@ export function dtlsOverhead(plan: DtlsPlan): number {
 }
 
 /** X-DTLS-MTU: the tunnel packet that fits one datagram of this suite. */
-export function dtlsMtu(plan: DtlsPlan, baseMtu: number, ipUdp = 20 + 8): number {
-  return baseMtu - ipUdp - dtlsOverhead(plan);
+export function dtlsMtu(plan: DtlsPlan, baseMtu: number): number {
+  return baseMtu - ipUdpHeaders(false) - dtlsOverhead(plan);
 }

@@ -213,10 +213,6 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   log.info({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4?.remote, vpnIp6: p.ipv6?.remote, tun: p.tunName }, 'tunnel up (CSTP)');
 }
 
-/**
- * Decides DTLS for this tunnel from the client's CONNECT headers: what to announce in the
- * reply and how the UDP handshake must then be keyed.
- */
 /** The DTLS the client asked for (X-DTLS-* headers) that this server can give, if any. */
 function planDtls(conn: Conn, req: IncomingMessage): DtlsPlan | undefined {
   if (!config || config.udpPort === 0) return undefined;
@@ -227,6 +223,7 @@ function planDtls(conn: Conn, req: IncomingMessage): DtlsPlan | undefined {
   return plan ?? undefined;
 }
 
+/** DTLS for this tunnel: what to announce in the reply and how the UDP handshake must then be keyed. */
 function offerDtls(conn: Conn, plan: DtlsPlan, dtlsId: string): { offer: DtlsOffer; mode: DtlsMode } {
   if (!config) throw new Error('worker not initialised');
   if (plan.kind === 'psk') {

@@ -90,10 +90,14 @@ export async function warmUpLogin(rounds = 12): Promise<void> {
   });
   for (let i = 0; i < rounds; i++) {
     const body = i % 2 ? CLIENT_REPLY : CLIENT_INIT;
-    const answered = new Promise<void>((resolve) => { wake = resolve; });
+    // a lost answer costs a second at most, and holds nothing up once answered
+    const answered = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000).unref();
+      wake = () => { clearTimeout(timer); resolve(); };
+    });
     theirs.write(`POST / HTTP/1.1\r\nHost: vpn.invalid\r\nUser-Agent: Open AnyConnect VPN Agent v9.01\r\nCookie: webvpncontext=x\r\n`
       + `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-    if (answers <= i) await Promise.race([answered, new Promise((r) => setTimeout(r, 1000))]);
+    if (answers <= i) await answered;
     const plan = chooseDtls(CONNECT_HEADERS, { psk: true, legacy: true });
     connectedResponse(PARAMS, 'warm-up', 1500, plan ? { plan, port: 443 } : undefined, clientFamilies(CONNECT_HEADERS));
   }

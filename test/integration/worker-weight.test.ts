@@ -2,7 +2,6 @@
  * Shared workers get the CPU weight of the clients they serve (src/main/worker-weight.ts):
  * with two TLS clients on each worker (openssl s_client, holding its connection open), every
  * worker runs at nice -3, the weight of two processes; once the clients leave, at 0 again.
- * With clients-per-worker = 1 (ocserv's process per client) nothing changes.
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -56,17 +55,5 @@ t.test('a shared worker weighs as many processes as it has clients', async (t) =
   await Promise.all(clients.map((c) => stopProcess(c, 'SIGTERM', 2000)));
   const after = await settled(() => serverProcs(server).workers.map(niceOf), (n) => n.every((v) => v === 0));
   t.same(after, after.map(() => 0), 'clients gone: back to nice 0');
-  await server.stop();
-});
-
-t.test('clients-per-worker = 1 leaves the weight alone', async (t) => {
-  const topo = await createTopology();
-  t.teardown(() => topo.cleanup());
-  const server = await startServer(topo, { kind: 'ocserv-ts', users: [user], extraConfig: 'clients-per-worker = 1' });
-  const clients = tlsClients(topo, server, 2);
-  const workers = await settled(() => serverProcs(server).workers, (w) => w.length >= 3);
-  await new Promise((r) => setTimeout(r, 300));
-  t.same(workers.map(niceOf), workers.map(() => 0), 'a process per client, each at nice 0');
-  await Promise.all(clients.map((c) => stopProcess(c, 'SIGTERM', 2000)));
   await server.stop();
 });

@@ -11,3 +11,9 @@ t.test('a worker weighs as many processes as it has clients', async (t) => {
   t.equal(niceFor(32), -16);
   t.equal(niceFor(1000), -19, 'no lower than nice -19');
 });
+
+t.test('counted from main\'s own nice value, which workers inherit', async (t) => {
+  t.equal(niceFor(1, 10), 10, 'one client: as main');
+  t.equal(niceFor(5, 10), 3);
+  t.equal(niceFor(1000, 10), -19);
+});
