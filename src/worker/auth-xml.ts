@@ -1,5 +1,5 @@
-import { XMLParser } from 'fast-xml-parser';
 import type { AuthPrompt } from '../ipc/messages';
+import { readXml, XmlError, type XmlElement } from './xml-reader';
 
 /** The XML "aggregate auth" documents of the AnyConnect protocol (config-auth). */
 
@@ -60,48 +60,26 @@ export interface ClientAuthMessage {
 
 export class AuthXmlError extends Error { override name = 'AuthXmlError'; }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  processEntities: true,
-  htmlEntities: false,
-  // Answers must stay strings: a numeric password is still a password.
-  isArray: () => false,
-});
-
-function text(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (typeof v === 'object' && '#text' in (v as Record<string, unknown>)) return String((v as Record<string, unknown>)['#text']);
-  if (typeof v === 'object') return '';
-  return undefined;
-}
-
 /** Reads a client's config-auth document; anything else is an AuthXmlError. */
 export function parseClientAuth(body: string): ClientAuthMessage {
-  let doc: Record<string, unknown>;
+  let root: XmlElement;
   try {
-    doc = parser.parse(body, true) as Record<string, unknown>;
+    root = readXml(body);
   } catch (err) {
-    throw new AuthXmlError(`malformed XML: ${(err as Error).message}`);
+    if (!(err instanceof XmlError)) throw err;
+    throw new AuthXmlError(`malformed XML: ${err.message}`);
   }
-  const root = doc['config-auth'] as Record<string, unknown> | undefined;
-  if (!root || typeof root !== 'object') throw new AuthXmlError('no config-auth element');
-  const type = text(root['@type']);
+  if (root.name !== 'config-auth') throw new AuthXmlError('no config-auth element');
+  const type = root.attrs.get('type');
   if (!type) throw new AuthXmlError('config-auth without a type');
+  // Answers stay as sent, untrimmed: a password may begin or end with a space.
   const answers: Record<string, string> = {};
-  const auth = root['auth'];
-  if (auth && typeof auth === 'object') {
-    for (const [k, v] of Object.entries(auth as Record<string, unknown>)) {
-      if (k.startsWith('@')) continue;
-      const t = text(v);
-      if (t !== undefined) answers[k] = t;
-    }
+  let groupSelect: string | undefined;
+  for (const el of root.children) {
+    if (el.name === 'group-select') groupSelect = el.text;
+    if (el.name !== 'auth') continue;
+    for (const answer of el.children) if (answer.name !== '__proto__') answers[answer.name] = answer.text;
   }
-  const groupSelect = text(root['group-select']);
   return { type, answers, groupSelect };
 }
 

@@ -13,10 +13,17 @@ t.test('reads openconnect init and auth-reply documents', async (t) => {
   t.same(reply.answers, { username: 'alice', password: '12345' }, 'a numeric password stays a string');
   const amp = parseClientAuth('<config-auth type="auth-reply"><auth><password>a&amp;b&lt;</password></auth></config-auth>');
   t.equal(amp.answers.password, 'a&b<');
+  const spaced = parseClientAuth('<config-auth type="auth-reply"><auth><username> bob</username><password><![CDATA[ p w ]]></password></auth></config-auth>');
+  t.same(spaced.answers, { username: ' bob', password: ' p w ' }, 'answers are not trimmed');
+  const group = parseClientAuth('<config-auth client="vpn" type="init"><group-select>staff</group-select></config-auth>');
+  t.equal(group.groupSelect, 'staff');
+  t.equal(group.answers.__proto__, Object.prototype, 'an answer named __proto__ is ignored');
+  const proto = parseClientAuth('<config-auth type="auth-reply"><auth><__proto__>x</__proto__></auth></config-auth>');
+  t.same(Object.keys(proto.answers), []);
 });
 
 t.test('malformed or truncated XML is an AuthXmlError', async (t) => {
-  for (const bad of ['', '<config-auth type="init">', 'not xml at all', '<config-auth><auth></config-auth>', '<other type="init"/>', '<config-auth/>']) {
+  for (const bad of ['', '<config-auth type="init">', 'not xml at all', '<config-auth><auth></config-auth>', '<other type="init"/>', '<config-auth/>', '<!DOCTYPE x><config-auth type="init"/>']) {
     t.throws(() => parseClientAuth(bad), AuthXmlError, JSON.stringify(bad));
   }
 });
