@@ -48,7 +48,12 @@ export class ControlService {
   private readonly unlisten: () => void;
 
   constructor(private readonly c: ControlContext) {
-    this.unlisten = c.sessions.listen({ added: (s) => this.added(s), removed: (s, end) => this.removed(s, end) });
+    // added: after main's answer to the worker, which the client is waiting for; a session
+    // gone by then (ended in the same turn) is not shown as connected
+    this.unlisten = c.sessions.listen({
+      added: (s) => setImmediate(() => { if (c.sessions.get(s.sessionId) === s) this.added(s); }),
+      removed: (s, end) => this.removed(s, end),
+    });
     this.clusterAnswers();
     c.secmod.onChannel((ch) => {
       ch.on('auth.failed', ({ remoteAddr, why }) => {
@@ -140,8 +145,9 @@ export class ControlService {
     try {
       const snap = this.snaps.get(s.sessionId) ?? snapshotOf(this.c.config(), undefined, s.settings);
       this.snaps.delete(s.sessionId);
-      // main still holds the tun here, so the kernel's final counters are readable
-      snap.stats = maxStats(maxStats(snap.stats, tunCounters(s.tunName)), end?.stats);
+      // main still holds the tun here, so the kernel's final counters are readable; main's
+      // own account of the end has just read them
+      snap.stats = maxStats(snap.stats, end?.stats ?? tunCounters(s.tunName));
       this.c.stats.sessionClosed({
         reason: end?.reason ?? '',
         durationMs: Date.now() - s.startedAt,

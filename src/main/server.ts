@@ -12,7 +12,7 @@ import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
-import { closeFd, dupFd, seqpacketPair, tunOpen, type TunDevice } from '../native';
+import { closeFd, closeFdAsync, dupFd, seqpacketPair, tunOpen, type TunDevice } from '../native';
 import { readProxyHeader } from './proxy-reader';
 import { clientFacing, tlsSettings } from './client-facing';
 import { listenAddresses } from './listen-addresses';
@@ -468,7 +468,7 @@ export class MainServer {
       opened = !('reason' in r);
       return r;
     } finally {
-      if (!opened && !(tun instanceof Error)) closeFd(tun.fd);
+      if (!opened && !(tun instanceof Error)) this.closeTun(tun.fd);
     }
   }
 
@@ -654,12 +654,21 @@ export class MainServer {
     this.scripts.disconnect(s.script, stats, Math.round((Date.now() - s.startedAt) / 1000));
     // queued before the tun goes: a reconnecting client's routes then move to its new tun in order
     this.iroutes.remove(s.tunName, s.settings?.iroutes ?? [], s.username);
-    closeFd(s.tunFd);
+    this.closeTun(s.tunFd);
     this.addresses.release({ v4: s.lease, v6: s.lease6 });
     if (s.lease) this.claims.release(s.lease.remote, s.sid);
     if (s.lease6) this.claims.release(v6Key(s.lease6), s.sid);
     this.secmod.channel?.send('session.closed', { cookie: s.cookie, logout: spent, reason, stats, cause });
     this.log.info({ user: s.username, ip: s.remoteAddr, sid: s.sid, vpnIp: s.lease?.remote, vpnIp6: s.lease6?.remote, reason, cause, ...stats }, 'session ended');
+  }
+
+  /**
+   * Off the event loop: the last close of a tun removes the device, which sleeps 10-30 ms in
+   * the kernel. The device leaves the interface list (its routes with it) within a few ms of
+   * the start; its address may be leased again at once, as before.
+   */
+  private closeTun(fd: number): void {
+    closeFdAsync(fd).catch((err: Error) => this.log.warn({ reason: err.message }, 'cannot close a tun device'));
   }
 
   /** The same cookie opened a new tunnel: end the old one at once, keeping the session. */

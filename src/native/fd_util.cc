@@ -41,6 +41,36 @@ Napi::Value CloseFdJs(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The last close of a tun device unregisters the interface, and that waits for RCU grace
+// periods: 10-30 ms here, asleep in the kernel. On the threadpool, the event loop that
+// serves everyone else does not sleep with it.
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { err_ = CloseFd(fd_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_) deferred_.Reject(ErrnoError(env, err_, "close", "fd " + std::to_string(fd_)).Value());
+    else deferred_.Resolve(env.Undefined());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int fd_;
+  int err_ = 0;
+};
+
+Napi::Value CloseFdAsyncJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return env.Undefined();
+  auto* w = new CloseWorker(env, fd);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 Napi::Value DupFdJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
@@ -75,6 +105,7 @@ Napi::Value SetNonblockJs(const Napi::CallbackInfo& info) {
 
 void InitFdUtil(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFdJs, "closeFd"));
+  exports.Set("closeFdAsync", Napi::Function::New(env, CloseFdAsyncJs, "closeFdAsync"));
   exports.Set("dupFd", Napi::Function::New(env, DupFdJs, "dupFd"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexecJs, "setCloexec"));
   exports.Set("setNonblock", Napi::Function::New(env, SetNonblockJs, "setNonblock"));

@@ -284,6 +284,7 @@ interface NativeAddon {
   CstpReader: CstpReaderConstructor;
   KeySigner: KeySignerConstructor;
   cryptAsync(key: string, setting: string): Promise<string | null>;
+  closeFdAsync(fd: number): Promise<void>;
   moveFd(from: number, to: number): void;
   capsLimit(keep: number[]): void;
   noNewPrivs(): void;
@@ -478,6 +479,15 @@ export function becomeUser(uid: number, gid: number): void {
 /** close(2); throws EBADF for an fd that is not open. */
 export function closeFd(fd: number): void {
   native.closeFd(fd);
+}
+
+/**
+ * close(2) on the libuv threadpool. For a tun device's last fd: closing it unregisters the
+ * interface, which sleeps through RCU grace periods (10-30 ms measured here) that main's or
+ * a shared worker's event loop should not wait out. Rejects with the errno error.
+ */
+export function closeFdAsync(fd: number): Promise<void> {
+  return native.closeFdAsync(fd);
 }
 
 /** F_DUPFD_CLOEXEC (the result is >= 3). */

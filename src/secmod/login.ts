@@ -296,8 +296,13 @@ export class Authenticator {
       this.log.error({ user: id.username, ip: login.req.remoteAddr, err: (err as Error).message }, 'login succeeded but no session could be created');
       return { status: 'fail', message: `Cannot create a session now (${(err as Error).message}); try again later.` };
     }
-    this.log.info({ user: id.username, group: groupname, ip: login.req.remoteAddr }, 'user logged in');
-    this.events?.succeeded(login.req.remoteAddr, id.username, Date.now() - login.createdAt);
+    // after the answer, which the client waits for (the worker's channel is written when this
+    // resolves): the log line and main's statistics can come a moment later
+    const ms = Date.now() - login.createdAt;
+    setImmediate(() => {
+      this.log.info({ user: id.username, group: groupname, ip: login.req.remoteAddr }, 'user logged in');
+      this.events?.succeeded(login.req.remoteAddr, id.username, ms);
+    });
     return { status: 'ok', cookie, username: id.username };
   }
 

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { PacketIO, closeFd, type CstpReader } from '../native';
+import { PacketIO, closeFd, closeFdAsync, type CstpReader } from '../native';
 import { zeroStats, type SessionParams, type SessionStats } from '../ipc/messages';
 import type { Logger } from '../common/log';
 import type { DtlsEstablished, DtlsMode } from '../dtls/server';
@@ -113,8 +113,10 @@ export class Tunnel {
     }
     this.rxChecked = this.filter !== undefined || this.rxLimit !== undefined;
     // lent: DTLS seals the packets into records of its own; what goes to the TLS socket,
-    // which keeps what it is given until it is sent, is copied (fromTun)
-    this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER, lend: true }, {
+    // which keeps what it is given until it is sent, is copied (fromTun). The fd is closed
+    // by end(), off the event loop: when main let go of the device first, this close removes
+    // it, and that waits 10-30 ms in the kernel that the worker's other tunnels should not.
+    this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER, lend: true, closeOnDestroy: false }, {
       onPackets: (slab, lengths) => this.fromTun(slab, lengths),
       onError: (err) => this.end(`tun error: ${err.message}`, false),
       onClose: () => this.end('tun closed', false),
@@ -480,6 +482,7 @@ export class Tunnel {
     this.mtu?.stop();
     this.dtls?.close('session ended');
     this.tun.close();
+    closeFdAsync(this.o.tunFd).catch((err: Error) => this.log.warn({ reason: err.message }, 'cannot close the tun device'));
     this.cstpIn?.close();
     // end() lets a final TERMINATE reach the client; destroy() follows in case it never drains.
     this.socket.end();

@@ -157,7 +157,20 @@ async function inNetns() {
   for (let i = 0; i < 200 && closes === 0; i++) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 30));
   io2.close();
+
+  // closeFdAsync: the last close, which removes a configured device, off the event loop
+  const third = n.tunOpen('ocstest');
+  n.tunConfigure(third.name, { address: TUN_ADDR, peer: TUN_PEER, mtu: 1400 });
+  let turns = 0;
+  const ticking = setInterval(() => turns++, 0);
+  await n.closeFdAsync(third.fd);
+  clearInterval(ticking);
+  const asyncGone = run('ip', ['link', 'show', 'dev', third.name]).status !== 0;
+  const badClose = await n.closeFdAsync(third.fd).then(() => 'resolved', (e: NodeJS.ErrnoException) => e.code);
   return {
+    asyncGone,
+    asyncTurns: turns,
+    badClose,
     name: tun.name,
     secondName: second.name,
     addr4,
@@ -230,6 +243,9 @@ function hostSide() {
     t.equal(r.deleted, 'ok');
     t.equal(r.closesAfterDelete, 1, 'deleting the device calls onClose once');
     t.equal(r.errorsOnDelete, 0);
+    t.ok(r.asyncGone, 'closeFdAsync of the last fd removed the device');
+    t.ok(r.asyncTurns > 0, 'and the event loop turned meanwhile');
+    t.equal(r.badClose, 'EBADF', 'closeFdAsync of a closed fd rejects with EBADF');
     t.comment(`tun reads: ${r.events} events, up to ${r.maxPerEvent} packets per event`);
   });
 }
