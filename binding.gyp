@@ -22,6 +22,7 @@
         "src/native/sign.cc",
         "src/native/sockopt.cc",
         "src/native/systemd.cc",
+        "src/native/tcp_accept.cc",
         "src/native/tun.cc",
         "src/native/udp.cc"
       ],

@@ -8,44 +8,42 @@
  * ocserv 1.1 pauses only while sec-mod's socket has a backlog; main cannot see sec-mod's
  * queues here, so the pace applies to every burst (a lone connection is never delayed).
  */
-import type { Socket } from 'node:net';
 import type { Logger } from '../common/log';
+import { closeFd, type AcceptedTcp } from '../native';
 
 /** about a listen backlog's worth; more waiting than that are dropped as the kernel would */
 const MAX_WAITING = 1024;
 
 export class AcceptPacer {
-  private readonly waiting: Socket[] = [];
+  private readonly waiting: AcceptedTcp[] = [];
   private timer?: NodeJS.Timeout;
 
   /** `intervalMs` is read at each connection, so a reload changes the pace */
   constructor(
     private readonly intervalMs: () => number,
-    private readonly handOver: (s: Socket) => void,
+    private readonly handOver: (c: AcceptedTcp) => void,
     private readonly log: Logger,
   ) {}
 
-  accept(socket: Socket): void {
+  accept(c: AcceptedTcp): void {
     if (!this.timer) {
-      this.handOver(socket);
+      this.handOver(c);
       this.arm();
       return;
     }
     if (this.waiting.length >= MAX_WAITING) {
-      this.log.warn({ ip: socket.remoteAddress, waiting: this.waiting.length }, 'too many connections waiting for rate-limit-ms; dropping one');
-      socket.destroy();
+      this.log.warn({ ip: c.remoteAddr, waiting: this.waiting.length }, 'too many connections waiting for rate-limit-ms; dropping one');
+      closeFd(c.fd);
       return;
     }
-    // nothing reads a waiting socket, but a reset may still surface as an error event
-    socket.on('error', () => {});
     if (this.waiting.length === 0) this.log.info({ ms: this.intervalMs() }, 'delaying accepts (rate-limit-ms)');
-    this.waiting.push(socket);
+    this.waiting.push(c);
   }
 
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    for (const s of this.waiting.splice(0)) s.destroy();
+    for (const c of this.waiting.splice(0)) closeFd(c.fd);
   }
 
   private arm(): void {

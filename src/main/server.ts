@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Config, Route } from '../common/config';
 import type { SocketTuning } from '../ipc/messages';
@@ -12,7 +11,7 @@ import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
-import { closeFd, closeFdAsync, dupFd, seqpacketPair, tunOpen, type TunDevice } from '../native';
+import { closeFd, closeFdAsync, dupFd, seqpacketPair, tunOpen, type AcceptedTcp, type TunDevice } from '../native';
 import { readProxyHeader } from './proxy-reader';
 import { clientFacing, tlsSettings } from './client-facing';
 import { listenAddresses } from './listen-addresses';
@@ -26,6 +25,7 @@ import { SecmodProcess } from './secmod-proc';
 import { SessionTable, type MainSession } from './sessions';
 import { UdpHandover } from './udp-handover';
 import { AcceptPacer } from './accept-pacer';
+import { tcpListen, type TcpListener } from './tcp-listener';
 import { WorkerPool, type WorkerProc } from './workers';
 import { Admin } from './admin';
 import { provePeer } from '../ipc/peer-proof';
@@ -115,7 +115,7 @@ export class MainServer {
   private exposedIroutes: Route[] = [];
   private readonly secmod: SecmodProcess;
   private workers!: WorkerPool;
-  private readonly tcps: Server[] = [];
+  private readonly tcps: TcpListener[] = [];
   private readonly udps: UdpSocket[] = [];
   private readonly udpHandovers: UdpHandover[] = [];
   /** rate-limit-ms between accepted connections */
@@ -307,17 +307,9 @@ export class MainServer {
   private listenNs?: ListenNamespace;
 
   /** `fd`: a listening socket systemd passed (or made in listen-netns), taken instead of binding */
-  private listenTcp(host: string | undefined, fd?: number): Promise<void> {
-    const tcp = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.pacer!.accept(s));
-    return new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(fd !== undefined ? { fd } : { port: this.config.tcpPort, host, backlog: 1024 }, () => {
-        tcp.off('error', reject);
-        tcp.on('error', (err) => this.log.error({ err: err.message }, 'TCP listener error'));
-        this.tcps.push(tcp);
-        resolve();
-      });
-    });
+  private async listenTcp(host: string | undefined, fd?: number): Promise<void> {
+    const opts = fd !== undefined ? { fd } : { port: this.config.tcpPort, host, backlog: 1024 };
+    this.tcps.push(await tcpListen(opts, (c) => this.pacer!.accept(c), this.log));
   }
 
   /** `inherited`: a UDP socket systemd passed (or made in listen-netns), taken instead of binding */
@@ -354,19 +346,12 @@ export class MainServer {
     });
   }
 
-  private accept(socket: Socket): void {
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const peer: Peer = {
-      remoteAddr: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
-      remotePort: socket.remotePort ?? 0,
-      localAddr: (socket.localAddress ?? '').replace(/^::ffff:/, ''),
-      localPort: socket.localPort ?? 0,
-    };
-    if (fd === undefined || fd < 0) { socket.destroy(); return; }
-    if (this.config.listenProxyProto) { this.acceptProxied(socket, fd, peer); return; }
-    if (this.admin?.refuse(peer.remoteAddr)) { socket.destroy(); return; }
-    this.handOver(fd, peer);
-    socket.destroy(); // the worker has its own copy of the fd
+  /** a client's connection, just accepted: main's fd is closed once a worker has its own */
+  private accept(c: AcceptedTcp): void {
+    const peer: Peer = { remoteAddr: c.remoteAddr, remotePort: c.remotePort, localAddr: c.localAddr, localPort: c.localPort };
+    if (this.config.listenProxyProto) { this.acceptProxied(c.fd, peer); return; }
+    if (!this.admin?.refuse(peer.remoteAddr)) this.handOver(c.fd, peer);
+    closeFd(c.fd);
   }
 
   /** gives the connection on `fd` (which stays the caller's to close) to a worker */
@@ -387,16 +372,7 @@ export class MainServer {
    * read here (src/main/proxy-reader.ts) so bans, logs, sec-mod and scripts all see the
    * client. A connection without a valid header is closed.
    */
-  private acceptProxied(socket: Socket, fd: number, proxy: Peer): void {
-    let own: number;
-    try {
-      own = dupFd(fd);
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'cannot take over a proxied connection');
-      socket.destroy();
-      return;
-    }
-    socket.destroy(); // closes main's first fd only: the connection lives on in `own`
+  private acceptProxied(own: number, proxy: Peer): void {
     if (this.proxyPending.size >= MAX_PROXY_PENDING) {
       this.log.warn({ proxy: proxy.remoteAddr, waiting: this.proxyPending.size }, 'too many connections waiting for their PROXY header; dropping one');
       closeFd(own);

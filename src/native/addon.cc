@@ -21,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitSign(env, exports);
   ocs::InitSockopt(env, exports);
   ocs::InitSystemd(env, exports);
+  ocs::InitTcpAccept(env, exports);
   ocs::InitTun(env, exports);
   ocs::InitUdp(env, exports);
   return exports;

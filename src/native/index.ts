@@ -285,6 +285,7 @@ interface NativeAddon {
   KeySigner: KeySignerConstructor;
   cryptAsync(key: string, setting: string): Promise<string | null>;
   closeFdAsync(fd: number): Promise<void>;
+  tcpAccept(listenFd: number, max: number): AcceptedTcp[];
   moveFd(from: number, to: number): void;
   capsLimit(keep: number[]): void;
   noNewPrivs(): void;
@@ -433,7 +434,7 @@ export function netnsClose(handle: number): void {
 }
 
 /** SO_PRIORITY, SO_SNDBUF, SO_RCVBUF(FORCE), IP_TOS, IPV6_TCLASS */
-export type SockoptName = 'priority' | 'sndbuf' | 'rcvbuf' | 'rcvbufforce' | 'tos' | 'tclass';
+export type SockoptName = 'priority' | 'sndbuf' | 'rcvbuf' | 'rcvbufforce' | 'tos' | 'tclass' | 'nodelay';
 
 /** setsockopt with an int value; throws a NativeError (setsockopt) on failure. */
 export function setSockoptInt(fd: number, name: SockoptName, value: number): void {
@@ -479,6 +480,24 @@ export function becomeUser(uid: number, gid: number): void {
 /** close(2); throws EBADF for an fd that is not open. */
 export function closeFd(fd: number): void {
   native.closeFd(fd);
+}
+
+/** A connection tcpAccept took off a listening socket: its fd (O_NONBLOCK, O_CLOEXEC, TCP_NODELAY) and addresses. */
+export interface AcceptedTcp {
+  fd: number;
+  /** an IPv4-mapped IPv6 address in its IPv4 form */
+  remoteAddr: string;
+  remotePort: number;
+  localAddr: string;
+  localPort: number;
+}
+
+/**
+ * Up to `max` connections waiting on a non-blocking listening TCP socket ([] when none).
+ * Throws the errno error (EMFILE, ...) only when it could take none.
+ */
+export function tcpAccept(listenFd: number, max = 64): AcceptedTcp[] {
+  return native.tcpAccept(listenFd, max);
 }
 
 /**

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <string>
@@ -21,10 +22,11 @@ bool Lookup(const std::string& name, int* level, int* opt) {
   if (name == "rcvbufforce") { *level = SOL_SOCKET; *opt = SO_RCVBUFFORCE; return true; }
   if (name == "tos") { *level = IPPROTO_IP; *opt = IP_TOS; return true; }
   if (name == "tclass") { *level = IPPROTO_IPV6; *opt = IPV6_TCLASS; return true; }
+  if (name == "nodelay") { *level = IPPROTO_TCP; *opt = TCP_NODELAY; return true; }
   return false;
 }
 
-const char* kNames = "'priority', 'sndbuf', 'rcvbuf', 'rcvbufforce', 'tos' or 'tclass'";
+const char* kNames = "'priority', 'sndbuf', 'rcvbuf', 'rcvbufforce', 'tos', 'tclass' or 'nodelay'";
 
 // setSockoptInt(fd, name, value)
 Napi::Value SetSockoptInt(const Napi::CallbackInfo& info) {
