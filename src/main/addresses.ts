@@ -4,6 +4,7 @@
  * every family configured for it (dual-stack with ipv4-network and ipv6-network), and fails if
  * a configured family has no free address; it needs at least one of them.
  */
+import { writeFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from '../common/log';
 import type { EffectiveSession } from '../common/session-config';
@@ -76,6 +77,7 @@ export class Addresses {
    * leaves a dual-stack session with IPv4 only; `a` loses its v6 lease then.
    */
   configureTun(name: string, a: SessionAddresses, mtu: number, username: string): void {
+    if (!a.v6) this.withoutIpv6(name);
     if (a.v4) tunConfigure(name, { address: a.v4.local, peer: a.v4.remote, mtu });
     const v6 = a.v6;
     if (!v6) return;
@@ -87,6 +89,21 @@ export class Addresses {
       this.log.error({ user: username, tun: name, err: (err as Error).message }, 'cannot give the tun its IPv6 address; the session has IPv4 only');
       this.v6.release(v6);
       a.v6 = undefined;
+    }
+  }
+
+  /**
+   * An IPv4-only session's tun gets no IPv6 at all, before it is up: otherwise the kernel gives
+   * it a link-local address and at once sends a router solicitation and multicast reports
+   * through it, which the worker would carry to a client that has no IPv6 from us, on its way
+   * to the DTLS handshake. Where the setting cannot be written (no IPv6 in the kernel), nothing
+   * is lost.
+   */
+  private withoutIpv6(name: string): void {
+    try {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
+    } catch (err) {
+      this.log.debug({ tun: name, err: (err as Error).message }, 'cannot disable IPv6 on the tun');
     }
   }
 

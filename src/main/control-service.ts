@@ -8,7 +8,7 @@ import type { ControlChannel } from './control-server';
 import { disconnectReason } from './disconnect-reason';
 import type { SecmodProcess } from './secmod-proc';
 import type { ServerStats } from './server-stats';
-import type { MainSession, SessionEnd, SessionTable } from './sessions';
+import { BOOKKEEPING_DELAY_MS, type MainSession, type SessionEnd, type SessionTable } from './sessions';
 import { terminateSession } from './terminate';
 import { tunCounters, tunMtu } from './tun-stats';
 import { maxStats, snapshotOf, userInfo, type SessionSnapshot } from './user-info';
@@ -48,10 +48,10 @@ export class ControlService {
   private readonly unlisten: () => void;
 
   constructor(private readonly c: ControlContext) {
-    // added: after main's answer to the worker, which the client is waiting for; a session
-    // gone by then (ended in the same turn) is not shown as connected
+    // added: with the rest of a new session's bookkeeping (BOOKKEEPING_DELAY_MS), or when
+    // occtl asks sooner; a session gone by then is not shown as connected
     this.unlisten = c.sessions.listen({
-      added: (s) => setImmediate(() => { if (c.sessions.get(s.sessionId) === s) this.added(s); }),
+      added: (s) => setTimeout(() => this.settle(s), BOOKKEEPING_DELAY_MS),
       removed: (s, end) => this.removed(s, end),
     });
     this.clusterAnswers();
@@ -130,6 +130,13 @@ export class ControlService {
 
   // ---------- session bookkeeping ----------
 
+  /** the session's snapshot, made now if its bookkeeping is still waiting; undefined once it is gone */
+  private settle(s: MainSession): SessionSnapshot | undefined {
+    if (this.c.sessions.get(s.sessionId) !== s) return undefined;
+    if (!this.snaps.has(s.sessionId)) this.added(s);
+    return this.snaps.get(s.sessionId);
+  }
+
   private added(s: MainSession): void {
     try {
       const snap = snapshotOf(this.c.config(), tunMtu(s.tunName), s.settings);
@@ -143,6 +150,8 @@ export class ControlService {
 
   private removed(s: MainSession, end?: SessionEnd): void {
     try {
+      // a session that ends before its bookkeeping was done is announced first
+      if (!this.snaps.has(s.sessionId)) this.added(s);
       const snap = this.snaps.get(s.sessionId) ?? snapshotOf(this.c.config(), undefined, s.settings);
       this.snaps.delete(s.sessionId);
       // main still holds the tun here, so the kernel's final counters are readable; main's
@@ -178,8 +187,8 @@ export class ControlService {
     await this.askWorkers(list);
     const out: UserInfo[] = [];
     for (const s of list) {
-      const snap = this.snaps.get(s.sessionId);
-      if (snap && this.c.sessions.get(s.sessionId) === s) out.push(this.info(s, this.refreshCounters(s, snap)));
+      const snap = this.settle(s);
+      if (snap) out.push(this.info(s, this.refreshCounters(s, snap)));
     }
     return out;
   }
@@ -203,8 +212,8 @@ export class ControlService {
           const r = await w.channel.request<'session.info', WorkerToMain['session.info.reply']>('session.info', { sessionIds: ids }, undefined, WORKER_ANSWER_MS);
           for (const info of r.body.sessions) {
             const s = this.c.sessions.get(info.sessionId);
-            const snap = this.snaps.get(info.sessionId);
-            if (s && snap && s.workerId === workerId) snap.info = info;
+            const snap = s && s.workerId === workerId ? this.settle(s) : undefined;
+            if (snap) snap.info = info;
           }
         } catch {
           // a worker that cannot answer now is shown with what it said before
@@ -220,7 +229,7 @@ export class ControlService {
     let rx = st.rxBytes;
     let tx = st.txBytes;
     for (const s of this.c.sessions.all()) {
-      const snap = this.snaps.get(s.sessionId);
+      const snap = this.settle(s);
       if (!snap) continue;
       this.refreshCounters(s, snap);
       rx += snap.stats.rxBytes;

@@ -22,7 +22,7 @@ import { Addresses } from './addresses';
 import { Iroutes, knownIroutes } from './iroutes';
 import type { RunAs } from './privileges';
 import { SecmodProcess } from './secmod-proc';
-import { SessionTable, type MainSession } from './sessions';
+import { BOOKKEEPING_DELAY_MS, SessionTable, type MainSession } from './sessions';
 import { UdpHandover } from './udp-handover';
 import { AcceptPacer } from './accept-pacer';
 import { tcpListen, type TcpListener } from './tcp-listener';
@@ -578,12 +578,16 @@ export class MainServer {
     this.udpTunings.set(session, { ...udpTuning(eff.netPriority, c.outputBuffer, link), rcvbuf: DTLS_RCVBUF });
     if (client.hostname) this.scripts.hostUpdate(script);
     const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };
-    // after the worker's reply, which the client is waiting for (before anything the worker
-    // may send about this session, which arrives in a later turn of the event loop)
-    setImmediate(() => {
+    // after the worker's reply and the client's DTLS handshake (BOOKKEEPING_DELAY_MS); a
+    // session that ends sooner is announced first (endSession)
+    const announce = () => {
+      clearTimeout(timer);
+      session.announce = undefined;
       channel.send('session.started', { cookie, ipv4: lease?.remote, ipv6, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
       this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease?.remote, vpnIp6: ipv6 && `${ipv6.address}/${ipv6.prefix}`, tun: tun.name, sid: session.sid }, 'session opened');
-    });
+    };
+    const timer = setTimeout(announce, BOOKKEEPING_DELAY_MS);
+    session.announce = announce;
     return {
       fd: tun.fd,
       params: {
@@ -622,6 +626,7 @@ export class MainServer {
    * the device goes); the worker's figures stand in if the device is already gone.
    */
   private endSession(s: MainSession, reason: string, logout: boolean, workerStats: SessionStats): void {
+    s.announce?.();
     const stats = tunCounters(s.tunName) ?? workerStats;
     const cause = s.endCause ?? causeFromWorker(reason, logout);
     // main's own decisions (administrator, timeouts) spend the cookie; a replaced tunnel never does

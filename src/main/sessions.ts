@@ -2,6 +2,14 @@ import type { SessionStats, TerminateCause, WorkerToMain } from '../ipc/messages
 import type { Lease } from './leases';
 import type { Lease6 } from './leases6';
 
+/**
+ * How long a new session's bookkeeping (sec-mod's session.started, the log line, occtl's
+ * snapshot) waits. The client's next step after main's answer is its DTLS handshake, whose
+ * first datagram main reads: on a near network it arrives within a millisecond or so, and it
+ * should not wait behind work no client needs at once.
+ */
+export const BOOKKEEPING_DELAY_MS = 5;
+
 export interface MainSession {
   sessionId: number;
   workerId: number;
@@ -32,6 +40,8 @@ export interface MainSession {
   sessionTimeout: number;
   /** set when main ends the session; otherwise the worker's account decides */
   endCause?: TerminateCause;
+  /** the new session's announcement (sec-mod, log), while it waits BOOKKEEPING_DELAY_MS; run at once if the session ends first */
+  announce?: () => void;
   /** for idle-timeout and the accounting reports (SessionTimers) */
   lastActivity: number;
   lastRxPackets: number;

@@ -83,6 +83,13 @@ t.test('CSTP tunnel: predictable address, pushed settings, pings both ways', asy
   const tuns = await tunsOnServer();
   t.equal(tuns.length, 1, 'one tun on the server');
   t.match(tuns[0], /mtu 1400/);
+  // an IPv4-only session's tun has no IPv6: no link-local address, nothing the kernel would
+  // send the client unasked (router solicitations, multicast reports)
+  const dev = /: (vpns\d+)[:@]/.exec(tuns[0])![1];
+  const v6 = await topo.exec(topo.serverNs, 'ip', ['-6', 'addr', 'show', 'dev', dev], { check: true });
+  t.equal(v6.stdout.trim(), '', 'no IPv6 address on the tun');
+  const disabled = await topo.exec(topo.serverNs, 'cat', [`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`], { check: true });
+  t.equal(disabled.stdout.trim(), '1');
 
   await s.disconnect();
   // the DISCONNECT packet ends the session: lease freed, tun removed
