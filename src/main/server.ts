@@ -11,7 +11,7 @@ import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
-import { closeFd, closeFdAsync, dupFd, seqpacketPair, tunOpen, type AcceptedTcp, type TunDevice } from '../native';
+import { closeFd, closeFdAsync, seqpacketPair, tunOpen, type AcceptedTcp, type TunDevice } from '../native';
 import { readProxyHeader } from './proxy-reader';
 import { clientFacing, tlsSettings } from './client-facing';
 import { listenAddresses } from './listen-addresses';
