@@ -2,8 +2,9 @@
  * `rate-limit-ms`: new TCP connections reach the workers at most one per interval, so a
  * burst of clients (all reconnecting after a restart) cannot flood sec-mod with handshakes
  * and logins at once. ocserv stops accepting for the interval after each connection and
- * lets the kernel's listen queue hold the rest; Node accepts on its own, so the connections
- * wait here instead, in arrival order, still unanswered: the client sees the same delay.
+ * lets the kernel's listen queue hold the rest; main's listener (src/main/tcp-listener.ts)
+ * takes every waiting connection, so they wait here instead, in arrival order, still
+ * unanswered: the client sees the same delay.
  *
  * ocserv 1.1 pauses only while sec-mod's socket has a backlog; main cannot see sec-mod's
  * queues here, so the pace applies to every burst (a lone connection is never delayed).
