@@ -20,6 +20,7 @@
         "src/native/seccomp.cc",
         "src/native/seqpacket.cc",
         "src/native/sign.cc",
+        "src/native/sockaddr_text.cc",
         "src/native/sockopt.cc",
         "src/native/systemd.cc",
         "src/native/tcp_accept.cc",

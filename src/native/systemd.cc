@@ -1,7 +1,6 @@
 // What systemd integration needs and Node lacks: a datagram to the
 // NOTIFY_SOCKET (sd_notify) and a look at the sockets systemd passes in
 // (socket activation), to tell the TCP listener from the UDP one.
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -13,6 +12,7 @@
 #include "errors.h"
 #include "fd_util.h"
 #include "modules.h"
+#include "sockaddr_text.h"
 
 namespace ocs {
 namespace {
@@ -66,17 +66,9 @@ Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
   o.Set("type", type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : type == SOCK_SEQPACKET ? "seqpacket" : "other");
   o.Set("family", ss.ss_family == AF_INET ? "inet" : ss.ss_family == AF_INET6 ? "inet6" : ss.ss_family == AF_UNIX ? "unix" : "other");
   o.Set("listening", Napi::Boolean::New(env, accepting != 0));
-  char text[INET6_ADDRSTRLEN] = "";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    const sockaddr_in* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
-    port = ntohs(a->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const sockaddr_in6* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
-    port = ntohs(a->sin6_port);
-  }
+  std::string text;
+  int port;
+  SockaddrText(ss, false, &text, &port);
   o.Set("address", text);
   o.Set("port", Napi::Number::New(env, port));
   return o;

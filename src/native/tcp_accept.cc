@@ -2,7 +2,6 @@
 // with TCP_NODELAY set and its addresses read. main only hands a client's connection to a
 // worker, so it never needs node's net.Socket for it: building one and tearing it down cost
 // main a third of a millisecond per client, on the client's way to its TLS handshake.
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,27 +11,18 @@
 
 #include "errors.h"
 #include "modules.h"
+#include "sockaddr_text.h"
 
 namespace ocs {
 namespace {
 
-// "198.18.0.2" / "2001:db8::1"; an IPv4-mapped IPv6 address as its IPv4 form, as main logs it
+// an IPv4 client of a dual-stack listener is shown by its IPv4 address, as main logs it
 void SetAddress(Napi::Object o, const char* addrKey, const char* portKey, const sockaddr_storage& ss) {
-  Napi::Env env = o.Env();
-  char buf[INET6_ADDRSTRLEN] = "";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-    port = ntohs(in->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, sizeof(buf));
-    else inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-    port = ntohs(in6->sin6_port);
-  }
-  o.Set(addrKey, Napi::String::New(env, buf));
-  o.Set(portKey, Napi::Number::New(env, port));
+  std::string text;
+  int port;
+  SockaddrText(ss, true, &text, &port);
+  o.Set(addrKey, Napi::String::New(o.Env(), text));
+  o.Set(portKey, Napi::Number::New(o.Env(), port));
 }
 
 Napi::Value TcpAccept(const Napi::CallbackInfo& info) {

@@ -37,9 +37,13 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
 }
 
+const HEX_REF = /^#x[0-9a-fA-F]{1,6}$/;
+const DEC_REF = /^#[0-9]{1,7}$/;
+
 function codePoint(ref: string): string {
-  const n = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-  const digits = ref[1] === 'x' ? /^#x[0-9a-fA-F]{1,6}$/ : /^#[0-9]{1,7}$/;
+  const hex = ref[1] === 'x';
+  const n = hex ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+  const digits = hex ? HEX_REF : DEC_REF;
   const legal = n === 0x9 || n === 0xa || n === 0xd || (n >= 0x20 && n <= 0xd7ff) || (n >= 0xe000 && n <= 0xfffd) || (n >= 0x10000 && n <= 0x10ffff);
   if (!digits.test(ref) || !legal) throw new XmlError(`bad character reference &${ref};`);
   return String.fromCodePoint(n);
