@@ -57,7 +57,7 @@ const DIRECTIONS: Direction[] = ['upload', 'download'];
 function usage(msg?: string): never {
   if (msg) console.error(msg);
   console.error(
-    'usage: npm run bench -- [--runs 3] [--seconds 5] [--tunnels 20] [--aggregate-modes dtls,cstp] [--connects 10] [--clients 20]\n' +
+    'usage: npm run bench -- [--runs 5] [--seconds 5] [--tunnels 20] [--aggregate-modes dtls,cstp] [--connects 10] [--clients 20]\n' +
       '                       [--cstp-sessions] [--parts sessions,memory,throughput,aggregate] [--port 4443] [--quick] [--out FILE | --no-out]\n' +
       '  --quick: 1 run, 2 s per iperf3 run, 3 connects, and nothing written unless --out is given (a smoke test)',
   );
@@ -66,7 +66,7 @@ function usage(msg?: string): never {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    runs: 3,
+    runs: 5,
     seconds: 5,
     tunnels: 20,
     aggregateModes: ['dtls', 'cstp'],
