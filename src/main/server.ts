@@ -578,7 +578,7 @@ export class MainServer {
     this.udpTunings.set(session, { ...udpTuning(eff.netPriority, c.outputBuffer, link), rcvbuf: DTLS_RCVBUF });
     if (client.hostname) this.scripts.hostUpdate(script);
     const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };
-    // after the worker's reply and the client's DTLS handshake (BOOKKEEPING_DELAY_MS); a
+    // after the worker's reply, the client's DTLS handshake and its tun set-up (BOOKKEEPING_DELAY_MS); a
     // session that ends sooner is announced first (endSession)
     const announce = () => {
       clearTimeout(timer);
