@@ -91,6 +91,7 @@ namespace {
 
 constexpr int kSignal = 32;  // glibc's SIGCANCEL; see the top of the file
 constexpr int kTimeoutMs = 5000;  // a thread in uninterruptible sleep (slow disk) handles it late
+constexpr int kUnblockMs = 1000;  // see AskThread
 
 // One request at a time (g_broadcast): the thread asked, and its answer.
 std::mutex g_broadcast;
@@ -220,10 +221,19 @@ std::string Hex(uint64_t v) {
 
 // Asks one thread to limit itself and waits for its answer. false and *why on failure;
 // a thread that exits meanwhile needs nothing more.
-bool AskThread(pid_t pid, pid_t tid, const ThreadStatus& st, CapsFailure* why) {
-  if (st.sigBlk & (1ULL << (kSignal - 1))) {
-    *why = {EPERM, "capsLimit", Who(tid, st) + " blocks signal " + std::to_string(kSignal) + ", so its capabilities cannot be lowered"};
-    return false;
+bool AskThread(pid_t pid, pid_t tid, ThreadStatus st, uint64_t keep, uint64_t bounding, CapsFailure* why) {
+  // A thread being born (pthread_create) runs with every signal blocked until it has
+  // started, and a thread may block signals for a short stretch of its own: it gets
+  // kUnblockMs to take the signal again (or to turn out born within the limits, or to end).
+  const int64_t unblockBy = NowMs() + kUnblockMs;
+  while (st.sigBlk & (1ULL << (kSignal - 1))) {
+    if (NowMs() > unblockBy) {
+      *why = {EPERM, "capsLimit", Who(tid, st) + " blocks signal " + std::to_string(kSignal) + ", so its capabilities cannot be lowered"};
+      return false;
+    }
+    timespec pause = {0, 100 * 1000};
+    nanosleep(&pause, nullptr);
+    if (!ReadStatus(tid, &st) || Within(st, keep, bounding)) return true;
   }
   g_answered.store(false);
   g_target.store(tid);
@@ -279,7 +289,7 @@ bool LimitAllThreads(uint64_t keep, CapsFailure* why) {
       ThreadStatus st;
       if (tid == self || !ReadStatus(tid, &st) || Within(st, keep, mine.capBnd)) continue;
       clean = false;
-      if (!(ok = AskThread(pid, tid, st, why))) break;
+      if (!(ok = AskThread(pid, tid, st, keep, mine.capBnd, why))) break;
       ThreadStatus after;
       if (ReadStatus(tid, &after) && !Within(after, keep, mine.capBnd)) {
         *why = {EPERM, "capsLimit", Who(tid, after) + " still has CapPrm " + Hex(after.capPrm) + " CapEff " + Hex(after.capEff) +
