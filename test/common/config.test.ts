@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, buildConfig, loadConfig, parseConfigText, type ConfigWarning } from '../../src/common/config';
@@ -96,6 +96,7 @@ t.test('missing essentials are refused', async (t) => {
 
 t.test('loadConfig reads a file and reports an unreadable one', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ocs-conf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const f = join(dir, 'ocserv.conf');
   writeFileSync(f, BASE);
   t.equal(loadConfig(f).tcpPort, 443);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { pack } from 'msgpackr';
-import { openSync, readFileSync, closeSync, writeSync, mkdtempSync } from 'node:fs';
+import { openSync, readFileSync, closeSync, writeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -25,6 +25,7 @@ t.test('request / reply with an fd', async (t) => {
   const worker = new Channel<MainToWorker, WorkerToMain>(a, { name: 'worker', log });
   const main = new Channel<WorkerToMain, MainToWorker>(b, { name: 'main', log, validators: workerToMain });
   const dir = mkdtempSync(join(tmpdir(), 'ocs-ipc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'f');
   main.on('session.open', (body, ctx) => {
     t.same(body, { connId: 3, cookie: 'c', mtu: { link: 1500, cstp: 1472 } });

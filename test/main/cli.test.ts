@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCli } from '../../src/main/cli';
@@ -27,6 +27,7 @@ t.test('-v, -h and unknown flags', async (t) => {
 
 t.test('-t checks a config: file, line and reason, and no start', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ocs-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const good = join(dir, 'good.conf');
   writeFileSync(good, 'auth = "plain[passwd=/etc/ocpasswd]"\nserver-cert = /a.pem\nserver-key = /b.pem\nipv4-network = 198.19.0.0/24\n');
   const ok = run('-t', '-c', good);

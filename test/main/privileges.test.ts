@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkCodeReadable, resolveRunAs } from '../../src/main/privileges';
@@ -16,6 +16,7 @@ t.test('run-as-user and run-as-group come from the system databases', async (t) 
 t.test('a checkout the worker user cannot reach is refused with a clear reason', async (t) => {
   const nobody = resolveRunAs('nobody', 'nogroup');
   const top = mkdtempSync(join(tmpdir(), 'ocs-priv-'));
+  t.teardown(() => rmSync(top, { recursive: true, force: true }));
   chmodSync(top, 0o755);
   const home = join(top, 'home');
   const repo = join(home, 'repo');
