@@ -33,15 +33,20 @@ export class UdpHandover {
       this.counters.notClientHello++;
       return;
     }
-    const key = `${peer.address}|${peer.port}`;
+    const dtlsId = sid.toString('hex');
+    // The session's id is part of the key: a client port is reused (by another client behind
+    // the same NAT, or by the system for a new socket), and a new session's hello from it
+    // must not be taken for a repeat of the old one's.
+    const key = `${peer.address}|${peer.port}|${dtlsId}`;
     const now = Date.now();
     // Retransmissions queued here before the connected socket existed: the worker has the flow.
     const last = this.recent.get(key);
     if (last !== undefined && now - last < HANDOFF_QUIET_MS) {
       this.counters.repeated++;
+      this.o.log.debug({ ip: peer.address, port: peer.port }, 'DTLS ClientHello repeated just after its hand-over: left to the worker');
       return;
     }
-    const handOff = this.o.find(sid.toString('hex'));
+    const handOff = this.o.find(dtlsId);
     if (!handOff) {
       this.counters.unknownSession++;
       this.o.log.debug({ ip: peer.address, port: peer.port }, 'DTLS ClientHello for no known session dropped');

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,6 +109,14 @@ bool IsFatalReadError(int err) {
 
 constexpr size_t kMmsgChunk = 64;
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+// segments per UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS is 64 or more), and their
+// bytes: one send is one IP datagram before the split
+constexpr size_t kGsoMaxSegments = 64;
+constexpr size_t kGsoMaxBytes = 65000;
+
 }  // namespace
 
 Napi::Function PacketIO::Define(Napi::Env env) {
@@ -183,6 +193,11 @@ PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(
       return;
     }
     dgram_ = type == SOCK_DGRAM;
+    int proto = 0;
+    len = sizeof(proto);
+    bool gso = true;
+    if (!OptBool(env, opts, "gso", true, &gso)) return;
+    gso_ = gso && dgram_ && getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_UDP;
   }
 
   uv_loop_t* loop = nullptr;
@@ -820,28 +835,60 @@ Napi::Value PacketIO::SendBatch(Napi::Env env, size_t n) {
   // overtake queued ones.
   if (mode_ == Mode::kMsg) {
     mmsghdr mm[kMmsgChunk];
+    // per message: how many datagrams it carries, and its UDP_SEGMENT control message
+    size_t segs[kMmsgChunk];
+    alignas(cmsghdr) char ctl[kMmsgChunk][CMSG_SPACE(sizeof(uint16_t))];
     while (i < n && queue_.empty() && !closed_) {
-      size_t k = std::min<size_t>(kMmsgChunk, n - i);
-      for (size_t j = 0; j < k; j++) {
-        memset(&mm[j], 0, sizeof(mm[j]));
-        mm[j].msg_hdr.msg_iov = &wiov_[i + j];
-        mm[j].msg_hdr.msg_iovlen = 1;
+      size_t k = 0;
+      for (size_t at = i; at < n && k < kMmsgChunk; k++) {
+        memset(&mm[k], 0, sizeof(mm[k]));
+        mm[k].msg_hdr.msg_iov = &wiov_[at];
+        size_t run = 1;
+        if (gso_) {
+          // equal sizes, the last may be shorter: the kernel cuts at the first one's size
+          size_t size = wiov_[at].iov_len, total = size;
+          while (at + run < n && run < kGsoMaxSegments && size > 0 && total + wiov_[at + run].iov_len <= kGsoMaxBytes &&
+                 wiov_[at + run].iov_len <= size) {
+            total += wiov_[at + run].iov_len;
+            if (wiov_[at + run++].iov_len < size) break;
+          }
+          if (run > 1) {
+            mm[k].msg_hdr.msg_control = ctl[k];
+            mm[k].msg_hdr.msg_controllen = sizeof(ctl[k]);
+            cmsghdr* c = CMSG_FIRSTHDR(&mm[k].msg_hdr);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t gsoSize = static_cast<uint16_t>(size);
+            memcpy(CMSG_DATA(c), &gsoSize, sizeof(gsoSize));
+          }
+        }
+        mm[k].msg_hdr.msg_iovlen = run;
+        segs[k] = run;
+        at += run;
       }
       int r;
       do {
         r = sendmmsg(fd_, mm, static_cast<unsigned>(k), MSG_DONTWAIT | MSG_NOSIGNAL);
       } while (r < 0 && errno == EINTR);
       if (r > 0) {
-        for (int j = 0; j < r; j++) txBytes_ += wiov_[i + j].iov_len;
-        txPackets_ += r;
-        i += r;
-        done += r;
+        for (int j = 0; j < r; j++) {
+          for (size_t s = 0; s < segs[j]; s++) txBytes_ += wiov_[i + s].iov_len;
+          txPackets_ += segs[j];
+          i += segs[j];
+          done += segs[j];
+        }
         continue;
       }
       int e = r < 0 ? errno : EAGAIN;
       if (e == EAGAIN) break;  // the rest goes through the queue below
-      drops_++;
-      i++;
+      if (segs[0] > 1 && (e == EIO || e == EINVAL || e == EOPNOTSUPP || e == ENOPROTOOPT)) {
+        // no segmentation offload on this route (or an old kernel): datagram by datagram from now on
+        gso_ = false;
+        continue;
+      }
+      drops_ += segs[0];
+      i += segs[0];
       if (e != ENOBUFS) {
         EmitErrorFromJs(e, "sendmmsg");
         if (env.IsExceptionPending()) return env.Undefined();

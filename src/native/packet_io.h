@@ -80,6 +80,9 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   int fd_ = -1;
   Mode mode_ = Mode::kRead;
   bool dgram_ = false;  // SOCK_DGRAM: a 0-byte read is an empty datagram, not EOF
+  // UDP: runs of equal-sized datagrams go out as one send with UDP_SEGMENT (the kernel
+  // splits them), until the kernel refuses it once
+  bool gso_ = false;
   size_t maxPacket_ = 0;
   size_t batch_ = 0;
   size_t headroom_ = 0;

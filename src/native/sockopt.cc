@@ -23,10 +23,13 @@ bool Lookup(const std::string& name, int* level, int* opt) {
   if (name == "tos") { *level = IPPROTO_IP; *opt = IP_TOS; return true; }
   if (name == "tclass") { *level = IPPROTO_IPV6; *opt = IPV6_TCLASS; return true; }
   if (name == "nodelay") { *level = IPPROTO_TCP; *opt = TCP_NODELAY; return true; }
+  // UDP without checksums: the kernel refuses UDP_SEGMENT on such a socket (tests of the
+  // fallback in packet_io.cc)
+  if (name == "nocheck") { *level = SOL_SOCKET; *opt = SO_NO_CHECK; return true; }
   return false;
 }
 
-const char* kNames = "'priority', 'sndbuf', 'rcvbuf', 'rcvbufforce', 'tos', 'tclass' or 'nodelay'";
+const char* kNames = "'priority', 'sndbuf', 'rcvbuf', 'rcvbufforce', 'tos', 'tclass', 'nodelay' or 'nocheck'";
 
 // setSockoptInt(fd, name, value)
 Napi::Value SetSockoptInt(const Napi::CallbackInfo& info) {

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import * as os from 'node:os';
-import { PacketIO, NativeError, udpConnected } from '../../src/native/index';
+import { PacketIO, NativeError, setSockoptInt, udpConnected } from '../../src/native/index';
 
 async function freePort(type: 'udp4' | 'udp6' = 'udp4', host = '127.0.0.1'): Promise<number> {
   const s = dgram.createSocket(type);
@@ -177,3 +177,52 @@ t.test('IPv6 and v4-mapped peers', { skip: hasV6Loopback ? false : 'no IPv6 loop
   t.throws(() => udpConnected('127.0.0.1', local, '::1', 1), TypeError, 'v6 peer on a v4 socket');
   t.throws(() => udpConnected('not an ip', 1, '127.0.0.1', 1), TypeError);
 });
+
+/** Datagrams of these sizes, each filled with its own index so order and bounds show. */
+function sized(sizes: number[]): Buffer[] {
+  return sizes.map((n, i) => Buffer.alloc(n, i + 1));
+}
+
+function slabOf(bufs: Buffer[]): { slab: Buffer; lens: Uint32Array } {
+  return { slab: Buffer.concat(bufs), lens: Uint32Array.from(bufs.map((b) => b.length)) };
+}
+
+for (const variant of ['segmented', 'gso off', 'kernel refuses segmentation'] as const) {
+  t.test(`writeSlab on UDP (${variant}): the receiver gets each datagram as it was, in order`, async (t) => {
+    const peer = await boundDgram('udp4', '127.0.0.1');
+    const fd = udpConnected('127.0.0.1', await freePort(), '127.0.0.1', peer.address().port);
+    // SO_NO_CHECK: the kernel refuses UDP_SEGMENT (EINVAL); PacketIO sends one by one from then on
+    if (variant === 'kernel refuses segmentation') setSockoptInt(fd, 'nocheck', 1);
+    const errors: NativeError[] = [];
+    const io = new PacketIO(fd, { mode: 'msg', maxPacket: 1500, batch: 8, gso: variant !== 'gso off' }, { onPackets() {}, onError: (e) => errors.push(e) });
+    const got: Buffer[] = [];
+    peer.on('message', (m) => got.push(m));
+    t.teardown(() => { io.close(); peer.close(); });
+    const arrived = async (n: number) => {
+      for (let i = 0; i < 200 && got.length < n; i++) await sleep(10);
+    };
+
+    // runs of equal sizes, a shorter one ending a run, larger ones starting the next, an empty one
+    const mixed = sized([1200, 1200, 1200, 1200, 1200, 700, 1200, 1200, 1200, 1300, 1300, 100, 0, 50, 50, 50]);
+    const a = slabOf(mixed);
+    t.equal(io.writeSlab(a.slab, a.lens, mixed.length), mixed.length, 'every datagram is counted as sent');
+    await arrived(mixed.length);
+    t.same(got.map((m) => m.length), mixed.map((m) => m.length), 'the same sizes');
+    t.ok(got.every((m, i) => m.equals(mixed[i])), 'the same bytes');
+
+    // a run longer than one segmented send may carry (64 KB): split over several
+    got.length = 0;
+    const long = sized(Array.from({ length: 50 }, () => 1400));
+    const b = slabOf(long);
+    t.equal(io.writeSlab(b.slab, b.lens, long.length), long.length);
+    await arrived(long.length);
+    t.equal(got.length, long.length);
+    t.ok(got.every((m, i) => m.equals(long[i])), 'all 50, each whole, in order');
+
+    const stats = io.stats();
+    t.equal(stats.txPackets, mixed.length + long.length, 'txPackets counts datagrams, not sends');
+    t.equal(stats.txBytes, [...mixed, ...long].reduce((s, m) => s + m.length, 0));
+    t.equal(stats.drops, 0);
+    t.same(errors, [], 'no error reaches JavaScript');
+  });
+}

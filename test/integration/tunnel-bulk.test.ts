@@ -1,10 +1,11 @@
 /**
- * Bulk traffic over CSTP (TLS) with Debian's openconnect, which reads exactly one CSTP packet
- * per TLS record and drops the connection otherwise ("Unexpected packet length"). The worker
- * writes runs of full-MTU frames as one buffer cut into one record per frame (src/worker/
- * tunnel.ts cutRecordsAt) and hands the records of one socket read to the tun together; this
- * shows that bursts in both directions, with packets of every size between them, arrive
- * intact on one unbroken connection.
+ * Bulk traffic through the tunnel with Debian's openconnect, over CSTP and then over DTLS.
+ *
+ * CSTP: openconnect reads exactly one CSTP packet per TLS record and drops the connection
+ * otherwise ("Unexpected packet length"). The worker writes runs of full-MTU frames as one
+ * buffer cut into one record per frame (src/worker/tunnel.ts cutRecordsAt) and hands the
+ * records of one socket read to the tun together; this shows that bursts in both directions,
+ * with packets of every size between them, arrive intact on one unbroken connection.
  */
 import t from 'tap';
 import { connectOpenconnect, createTopology, ping, removeStaleNamespaces, startServer, type ServerHandle, type Topology, type VpnSession } from '../helpers/netns';
@@ -51,5 +52,31 @@ t.test('full-MTU bursts both ways over TLS: every packet arrives, the connection
   const out = s.output();
   t.notMatch(out, /Unexpected packet length|Unknown packet|reconnect/i, 'openconnect saw only whole packets, one per record');
   t.equal((out.match(/CSTP connected/g) ?? []).length, 1, 'one CSTP connection throughout');
+  t.equal(s.proc.exitCode, null, 'openconnect still runs');
+});
+
+// Over DTLS the worker sends a run of equal-sized records as one UDP_SEGMENT send (src/native/
+// packet_io.cc), which the kernel cuts into datagrams; openconnect must get every one whole.
+t.test('full-MTU bursts both ways over DTLS: the traffic goes by UDP and the DTLS session stays up', async (t) => {
+  await s.disconnect();
+  s = await connectOpenconnect(topo, { url: server.url, user: 'bulk', password: 'bulk pw', servercert: server.pin, interfaceName: 'ocbulkd' });
+  await s.waitForOutput(/Established DTLS/);
+  const udpIn = async () => {
+    const l = (await topo.exec(topo.clientNs, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((x) => x.startsWith('Udp:'));
+    return Number(l[1].split(/\s+/)[l[0].split(/\s+/).indexOf('InDatagrams')]);
+  };
+  const before = await udpIn();
+  const down = await iperf(true);
+  const datagrams = (await udpIn()) - before;
+  const up = await iperf(false);
+  t.ok(down > 1_000_000, `server to client carried ${down} bytes`);
+  t.ok(up > 1_000_000, `client to server carried ${up} bytes`);
+  t.ok(datagrams > down / 1500, `the download came as UDP datagrams (${datagrams})`);
+  for (const size of [0, 56, 511, 1000, 1300]) {
+    t.ok((await ping(topo, topo.clientNs, TARGET, { size, count: 2, iface: s.tundev })).ok, `a ${size}-byte ping`);
+  }
+  const out = s.output();
+  t.equal((out.match(/Established DTLS/g) ?? []).length, 1, 'one DTLS session throughout');
+  t.notMatch(out, /Unknown packet|reconnect|DTLS.*(fail|error)/i, 'openconnect reports no bad datagram');
   t.equal(s.proc.exitCode, null, 'openconnect still runs');
 });
