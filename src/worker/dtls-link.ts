@@ -95,7 +95,8 @@ export class DtlsLink {
   /**
    * Seal and send many tunnel packets in one batched write: packet i is
    * src[spans[2i], +spans[2i+1]), at most dataMtu bytes. The records are made in a buffer of
-   * the link's, reused from one batch to the next.
+   * the link's, reused from one batch to the next. Full-size packets give records of one size,
+   * which PacketIO sends as segmented runs (its `gso`): the stack is crossed once per run.
    */
   sendSpans(src: Buffer, spans: Uint32Array, count: number): void {
     if (count > this.outLengths.length) {
