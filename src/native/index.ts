@@ -144,6 +144,8 @@ export interface PacketIOStats {
   txBytes: number;
   /** oversized packets read, writes dropped on EAGAIN/ENOBUFS (tun) or failed */
   drops: number;
+  /** of txPackets, those sent in segmented runs (opts.gso) */
+  segmented: number;
 }
 
 export interface PacketIO {

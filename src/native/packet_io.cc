@@ -875,6 +875,7 @@ Napi::Value PacketIO::SendBatch(Napi::Env env, size_t n) {
         for (int j = 0; j < r; j++) {
           for (size_t s = 0; s < segs[j]; s++) txBytes_ += wiov_[i + s].iov_len;
           txPackets_ += segs[j];
+          if (segs[j] > 1) segmented_ += segs[j];
           i += segs[j];
           done += segs[j];
         }
@@ -920,6 +921,7 @@ Napi::Value PacketIO::Stats(const Napi::CallbackInfo& info) {
   o.Set("txPackets", Napi::Number::New(env, static_cast<double>(txPackets_)));
   o.Set("txBytes", Napi::Number::New(env, static_cast<double>(txBytes_)));
   o.Set("drops", Napi::Number::New(env, static_cast<double>(drops_)));
+  o.Set("segmented", Napi::Number::New(env, static_cast<double>(segmented_)));
   return o;
 }
 

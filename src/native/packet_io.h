@@ -125,6 +125,8 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   std::unique_ptr<Napi::AsyncContext> async_;
 
   uint64_t rxPackets_ = 0, rxBytes_ = 0, txPackets_ = 0, txBytes_ = 0, drops_ = 0;
+  // of txPackets_, those that went out in segmented (UDP_SEGMENT) sends
+  uint64_t segmented_ = 0;
 };
 
 }  // namespace ocs

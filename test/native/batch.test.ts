@@ -70,6 +70,7 @@ t.test('100 quick messages arrive in far fewer than 100 callbacks', async (t) =>
     txPackets: 0,
     txBytes: 0,
     drops: 0,
+    segmented: 0,
   });
 });
 

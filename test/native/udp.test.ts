@@ -223,6 +223,9 @@ for (const variant of ['segmented', 'gso off', 'kernel refuses segmentation'] as
     t.equal(stats.txPackets, mixed.length + long.length, 'txPackets counts datagrams, not sends');
     t.equal(stats.txBytes, [...mixed, ...long].reduce((s, m) => s + m.length, 0));
     t.equal(stats.drops, 0);
+    // runs: 5x1200 + 700, 3x1200, 1300 + 1300 + 100, 3x50 (the empty one alone), then 46 + 4 of the 50
+    if (variant === 'segmented') t.equal(stats.segmented, 6 + 3 + 3 + 3 + 50, 'the runs went out segmented');
+    else t.equal(stats.segmented, 0, 'each datagram went out on its own');
     t.same(errors, [], 'no error reaches JavaScript');
   });
 }
