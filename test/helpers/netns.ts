@@ -701,6 +701,12 @@ export interface PingResult {
   output: string;
 }
 
+/** A counter of the Udp line of /proc/net/snmp in a namespace (all its sockets together). */
+export async function udpCounter(topo: Topology, ns: string, name: 'InDatagrams' | 'OutDatagrams'): Promise<number> {
+  const lines = (await topo.exec(ns, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  return Number(lines[1].split(/\s+/)[lines[0].split(/\s+/).indexOf(name)]);
+}
+
 export async function ping(topo: Topology, ns: string, dest: string, o: PingOptions = {}): Promise<PingResult> {
   const count = o.count ?? 3;
   const args = ['-n', '-c', String(count), '-W', '2', '-i', '0.2'];

@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import {
-  connectOpenconnect, createTopology, removeStaleNamespaces, startServer,
+  connectOpenconnect, createTopology, removeStaleNamespaces, startServer, udpCounter,
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
 
@@ -54,21 +54,15 @@ async function wire(): Promise<{ rx: number; tx: number }> {
   return { rx: s.rx.bytes, tx: s.tx.bytes };
 }
 
-/** UDP datagrams the server namespace has received so far */
-async function udpIn(): Promise<number> {
-  const snmp = (await topo.exec(topo.serverNs, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  return Number(snmp[1].split(/\s+/)[snmp[0].split(/\s+/).indexOf('InDatagrams')]);
-}
-
 /** `count` pings of `size` bytes of 0xff (compressible); the wire bytes each way and the replies */
 async function pingPattern(count: number, size: number): Promise<{ received: number; rx: number; tx: number; udp: number }> {
   const w0 = await wire();
-  const u0 = await udpIn();
+  const u0 = await udpCounter(topo, topo.serverNs, 'InDatagrams');
   const r = await topo.exec(topo.clientNs, 'ping', ['-n', '-c', String(count), '-i', '0.2', '-W', '2', '-p', 'ff', '-s', String(size), TARGET],
     { timeoutMs: (count + 10) * 1000 });
   const w1 = await wire();
   const received = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
-  return { received, rx: w1.rx - w0.rx, tx: w1.tx - w0.tx, udp: (await udpIn()) - u0 };
+  return { received, rx: w1.rx - w0.rx, tx: w1.tx - w0.tx, udp: (await udpCounter(topo, topo.serverNs, 'InDatagrams')) - u0 };
 }
 
 const COUNT = 20;

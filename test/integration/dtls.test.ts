@@ -8,7 +8,7 @@ import { DTLS_RCVBUF } from '../../src/common/socket-tuning';
 import { join } from 'node:path';
 import { until } from '../helpers/wait';
 import {
-  connectOpenconnect, createTopology, ping, removeStaleNamespaces, startServer,
+  connectOpenconnect, createTopology, ping, removeStaleNamespaces, startServer, udpCounter,
   type ServerHandle, type Topology, type VpnSession,
 } from '../helpers/netns';
 
@@ -34,14 +34,6 @@ async function withServer(extraConfig: string, fn: (server: ServerHandle) => Pro
 const connect = (server: ServerHandle, extraArgs: string[] = []) =>
   connectOpenconnect(topo, { url: server.url, user: USER.name, password: USER.password, servercert: server.pin, extraArgs, timeoutMs: 30_000 });
 
-/** UDP datagrams the server namespace has received so far (all sockets). */
-async function udpIn(): Promise<number> {
-  const snmp = (await topo.exec(topo.serverNs, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  const names = snmp[0].split(/\s+/);
-  const values = snmp[1].split(/\s+/);
-  return Number(values[names.indexOf('InDatagrams')]);
-}
-
 const blockRule = (rule: string) => `table inet ocsblock {\n chain out {\n  type filter hook output priority 0;\n  ${rule}\n }\n}\n`;
 
 async function nft(rules: string): Promise<void> {
@@ -59,10 +51,10 @@ async function expectDtlsTraffic(t: Test, s: VpnSession, cipher: RegExp): Promis
   const m = await s.waitForOutput(/Established DTLS connection \(using GnuTLS\)\. Ciphersuite (\S+)\./, 15_000);
   t.match(m[1], cipher, `openconnect reports ${m[1]}`);
   await new Promise((r) => setTimeout(r, 700)); // openconnect probes the DTLS MTU first
-  const before = await udpIn();
+  const before = await udpCounter(topo, topo.serverNs, 'InDatagrams');
   const p = await ping(topo, topo.clientNs, '198.19.0.1', { count: 5 });
   const big = await ping(topo, topo.clientNs, '198.19.0.1', { count: 3, size: 1300, dontFragment: true });
-  const after = await udpIn();
+  const after = await udpCounter(topo, topo.serverNs, 'InDatagrams');
   t.equal(p.received, 5, 'pings answered', { output: p.output });
   t.equal(big.received, 3, '1300-byte pings answered over DTLS', { output: big.output });
   t.ok(after - before >= 8, `the pings travelled over UDP (${after - before} datagrams)`);

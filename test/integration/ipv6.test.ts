@@ -13,7 +13,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import {
-  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer, stopProcess,
+  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, repoRoot, serverEnv, startServer, stopProcess, udpCounter,
   type ServerHandle, type StartServerOptions, type Topology, type VpnSession,
 } from '../helpers/netns';
 import { startFreeradius } from '../helpers/freeradius';
@@ -111,12 +111,6 @@ async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 
   }
 }
 
-/** UDP datagrams the server namespace has received so far (DTLS runs over the IPv4 veth). */
-async function udpIn(): Promise<number> {
-  const snmp = (await topo.exec(topo.serverNs, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf('InDatagrams')]);
-}
-
 const inNet = (ip: string, cidr: string) => ipaddr.IPv6.parse(ip).match(ipaddr.IPv6.parseCIDR(cidr));
 const sorted = (a: string[] | undefined) => [...(a ?? [])].sort();
 
@@ -163,10 +157,10 @@ t.test('dual-stack over DTLS: IPv6 packets travel in DTLS records', async (t) =>
   const s = await connect(server, 'alice');
   await s.waitForOutput(/Established DTLS connection/, 15_000);
   await new Promise((r) => setTimeout(r, 700)); // openconnect probes the DTLS MTU first
-  const before = await udpIn();
+  const before = await udpCounter(topo, topo.serverNs, 'InDatagrams');
   const p = await ping(topo, topo.clientNs, BEYOND, { count: 5 });
   const big = await ping(topo, topo.clientNs, SERVER6, { count: 3, size: 1200 });
-  const after = await udpIn();
+  const after = await udpCounter(topo, topo.serverNs, 'InDatagrams');
   t.equal(p.received, 5, 'IPv6 pings answered', { output: p.output });
   t.equal(big.received, 3, '1200-byte IPv6 pings answered', { output: big.output });
   t.ok(after - before >= 8, `the pings travelled over UDP (${after - before} datagrams)`);

@@ -8,7 +8,7 @@
  * with packets of every size between them, arrive intact on one unbroken connection.
  */
 import t from 'tap';
-import { connectOpenconnect, createTopology, ping, removeStaleNamespaces, startServer, type ServerHandle, type Topology, type VpnSession } from '../helpers/netns';
+import { connectOpenconnect, createTopology, ping, removeStaleNamespaces, startServer, udpCounter, type ServerHandle, type Topology, type VpnSession } from '../helpers/netns';
 
 const TARGET = '198.18.252.1';
 let topo: Topology;
@@ -61,10 +61,7 @@ t.test('full-MTU bursts both ways over DTLS: the traffic goes by UDP and the DTL
   await s.disconnect();
   s = await connectOpenconnect(topo, { url: server.url, user: 'bulk', password: 'bulk pw', servercert: server.pin, interfaceName: 'ocbulkd' });
   await s.waitForOutput(/Established DTLS/);
-  const udpIn = async () => {
-    const l = (await topo.exec(topo.clientNs, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((x) => x.startsWith('Udp:'));
-    return Number(l[1].split(/\s+/)[l[0].split(/\s+/).indexOf('InDatagrams')]);
-  };
+  const udpIn = () => udpCounter(topo, topo.clientNs, 'InDatagrams');
   const before = await udpIn();
   const down = await iperf(true);
   const datagrams = (await udpIn()) - before;

@@ -9,7 +9,7 @@ import t from 'tap';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, startServer, vpncScriptPath,
+  connectOpenconnect, createTopology, openconnectAuthenticate, ping, removeStaleNamespaces, startServer, udpCounter, vpncScriptPath,
   type ConnectOptions, type ServerHandle, type StartServerOptions, type Topology, type VpnSession,
 } from '../helpers/netns';
 import { issueClientCert, makeCa, type CertFiles } from '../helpers/client-certs';
@@ -66,12 +66,6 @@ function envScript(): { args: string[]; pac(): string; cstp(): string[] } {
     pac: () => readFileSync(join(dir, 'pac'), 'utf8'),
     cstp: () => readFileSync(join(dir, 'cstp'), 'utf8').split('\n').filter(Boolean),
   };
-}
-
-/** a counter of /proc/net/snmp's Udp line in a namespace */
-async function udpCounter(ns: string, name: 'InDatagrams' | 'OutDatagrams'): Promise<number> {
-  const lines = (await topo.exec(ns, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  return Number(lines[1].split(/\s+/)[lines[0].split(/\s+/).indexOf(name)]);
 }
 
 async function tunRxPackets(s: VpnSession): Promise<number> {
@@ -241,10 +235,10 @@ for (const timeout of [2, 0]) {
           await blockUdp(server.files.port, false);
           unblocked = true;
           // the client still sends over DTLS: the server hears UDP again and answers the same way
-          const out = await udpCounter(topo.serverNs, 'OutDatagrams');
+          const out = await udpCounter(topo, topo.serverNs, 'OutDatagrams');
           t.ok(await pingUntil(topo.clientNs, '198.19.0.1', 5), 'pings pass once UDP gets through');
           t.equal((await ping(topo, topo.clientNs, '198.19.0.1', { count: 3 })).received, 3);
-          t.ok((await udpCounter(topo.serverNs, 'OutDatagrams')) - out >= 3, 'and the answers travel over UDP again');
+          t.ok((await udpCounter(topo, topo.serverNs, 'OutDatagrams')) - out >= 3, 'and the answers travel over UDP again');
         } finally {
           if (!unblocked) await blockUdp(server.files.port, false);
         }

@@ -6,24 +6,21 @@
 import t from 'tap';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import pino from 'pino';
+import { encodeMessage, HsType } from '../../src/dtls/handshake';
+import { ContentType, recordHeader } from '../../src/dtls/record';
 import { UdpHandover } from '../../src/main/udp-handover';
 import { closeFd } from '../../src/native';
 
 const log = pino({ level: 'silent' });
 
-/** A DTLS 1.2 ClientHello record (epoch 0, one fragment) carrying `sessionId`; the rest is not read by main. */
-function clientHello(sessionId: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from([0xfe, 0xfd]), Buffer.alloc(32, 7), Buffer.from([sessionId.length]), sessionId, Buffer.from([0, 0, 0, 0])]);
-  const hs = Buffer.alloc(12);
-  hs[0] = 1;
-  hs.writeUIntBE(body.length, 1, 3);
-  hs.writeUIntBE(body.length, 9, 3);
-  const rec = Buffer.alloc(13);
-  rec[0] = 22;
-  rec.writeUInt16BE(0xfefd, 1);
-  rec.writeUInt16BE(hs.length + body.length, 11);
-  return Buffer.concat([rec, hs, body]);
+/** A DTLS 1.2 ClientHello record (epoch 0, one fragment) carrying the session id `id`; the rest is not read by main. */
+function clientHello(id: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from([0xfe, 0xfd]), Buffer.alloc(32, 7), Buffer.from([id.length]), id, Buffer.from([0, 0, 0, 0])]);
+  const hs = encodeMessage(HsType.ClientHello, 0, body);
+  return Buffer.concat([recordHeader(ContentType.Handshake, 0xfefd, 0, 0, hs.length), hs]);
 }
+
+const sessionId = (n: number) => Buffer.alloc(32, n);
 
 const bound = (s: Socket) => new Promise<number>((resolve) => s.bind(0, '127.0.0.1', () => resolve(s.address().port)));
 
@@ -34,7 +31,7 @@ t.test('a hello is handed over once; a new session\'s hello from a port reused a
   const port = await bound(listening);
   const peer: RemoteInfo = { address: '127.0.0.1', port: await bound(client), family: 'IPv4', size: 0 };
 
-  const sessions = new Map([[Buffer.alloc(32, 1), 'first'], [Buffer.alloc(32, 2), 'second']].map(([id, name]) => [(id as Buffer).toString('hex'), name as string]));
+  const sessions = new Map([[sessionId(1).toString('hex'), 'first'], [sessionId(2).toString('hex'), 'second']]);
   const handed: { session: string; fd: number; datagram: Buffer }[] = [];
   const h = new UdpHandover({
     localHost: '127.0.0.1',
@@ -47,7 +44,7 @@ t.test('a hello is handed over once; a new session\'s hello from a port reused a
   });
   t.teardown(() => { for (const x of handed) closeFd(x.fd); handed.length = 0; });
 
-  const first = clientHello(Buffer.alloc(32, 1));
+  const first = clientHello(sessionId(1));
   h.onDatagram(first, { ...peer, size: first.length });
   t.same(handed.map((x) => x.session), ['first'], 'the session of the id in the hello gets the flow');
   t.ok(handed[0].fd >= 0, 'with a socket');
@@ -61,13 +58,13 @@ t.test('a hello is handed over once; a new session\'s hello from a port reused a
   // that session ends (its worker closes the socket); the same client port, at once, begins another
   closeFd(handed[0].fd);
   handed[0].fd = -1;
-  const second = clientHello(Buffer.alloc(32, 2));
+  const second = clientHello(sessionId(2));
   h.onDatagram(second, { ...peer, size: second.length });
   t.same(handed.map((x) => x.session), ['first', 'second'], 'the other session\'s hello is not taken for a repeat');
   t.equal(h.counters.handedOff, 2);
   handed.shift();
 
-  const unknown = clientHello(Buffer.alloc(32, 3));
+  const unknown = clientHello(sessionId(3));
   h.onDatagram(unknown, { ...peer, size: unknown.length });
   h.onDatagram(Buffer.from('not a hello'), { ...peer, size: 11 });
   t.equal(h.counters.unknownSession, 1, 'a hello for no session is dropped');

@@ -3,6 +3,7 @@ import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import * as os from 'node:os';
 import { PacketIO, NativeError, setSockoptInt, udpConnected } from '../../src/native/index';
+import { until } from '../helpers/wait';
 
 async function freePort(type: 'udp4' | 'udp6' = 'udp4', host = '127.0.0.1'): Promise<number> {
   const s = dgram.createSocket(type);
@@ -198,9 +199,7 @@ for (const variant of ['segmented', 'gso off', 'kernel refuses segmentation'] as
     const got: Buffer[] = [];
     peer.on('message', (m) => got.push(m));
     t.teardown(() => { io.close(); peer.close(); });
-    const arrived = async (n: number) => {
-      for (let i = 0; i < 200 && got.length < n; i++) await sleep(10);
-    };
+    const arrived = (n: number) => until(`${n} datagrams at the receiver`, () => got.length >= n, 5_000, () => `${got.length} came`);
 
     // runs of equal sizes, a shorter one ending a run, larger ones starting the next, an empty one
     const mixed = sized([1200, 1200, 1200, 1200, 1200, 700, 1200, 1200, 1200, 1300, 1300, 100, 0, 50, 50, 50]);
