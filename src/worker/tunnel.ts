@@ -14,11 +14,21 @@ import { inflate, TunnelCompression, type Negotiated } from './compression';
 import { readInto } from './tls-reader';
 import { readNatively } from './cstp-native';
 import { PacketQueue } from './packet-queue';
+import { WriteRing } from './write-ring';
 
 /** Packets read from the tun per readable event. */
 const TUN_BATCH = 32;
 /** The TLS reader's buffer: a whole TLS record (16 KiB of plaintext at most) fits. */
 const TLS_READ_BUFFER = 16384;
+/**
+ * What fromTun may have in the socket's hands at once without allocating (see WriteRing).
+ * A write the kernel takes at once is given back on the next tick, so the ring mostly holds
+ * one tun batch (32 frames, 48 kB at MTU 1500); when the socket backs up, the socket asks
+ * for a pause at 16 kB queued and the tun waits for its drain. Beyond this, a write gets a
+ * buffer of its own.
+ */
+const WRITE_RING_BYTES = 128 * 1024;
+const WRITE_RING_CHUNKS = 128;
 
 export interface TunnelEnd { reason: string; logout: boolean; stats: SessionStats }
 
@@ -68,6 +78,8 @@ export class Tunnel {
    */
   private readonly fullFrame: number;
   private toTun: Buffer[] = [];
+  /** where fromTun's frames are copied for the socket, which holds them until written */
+  private readonly out = new WriteRing(WRITE_RING_BYTES, WRITE_RING_CHUNKS);
   /** packets from the client over CSTP, copied out of the TLS reader's buffer (readInto) */
   private readonly fromCstp: PacketQueue;
   /** fromTun's list of the packets of a batch that go over DTLS: offset, length, offset... */
@@ -113,7 +125,7 @@ export class Tunnel {
     }
     this.rxChecked = this.filter !== undefined || this.rxLimit !== undefined;
     // lent: DTLS seals the packets into records of its own; what goes to the TLS socket,
-    // which keeps what it is given until it is sent, is copied (fromTun). The fd is closed
+    // which keeps what it is given until it is sent, is copied into a ring (fromTun). The fd is closed
     // by end(), off the event loop: when main let go of the device first, this close removes
     // it, and that waits 10-30 ms in the kernel that the worker's other tunnels should not.
     this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER, lend: true, closeOnDestroy: false }, {
@@ -230,7 +242,7 @@ export class Tunnel {
     let runStart = 0;
     let runEnd = 0;
     const flushRun = () => {
-      if (runEnd > runStart) ok = this.socket.write(Buffer.from(slab.subarray(runStart, runEnd)));
+      if (runEnd > runStart) ok = this.writeCopy(slab.subarray(runStart, runEnd));
       runStart = runEnd;
     };
     for (const len of lengths) {
@@ -266,7 +278,7 @@ export class Tunnel {
           // openconnect expects every TLS record to hold exactly one CSTP packet: a frame
           // of another size is a write, and so a record, of its own
           flushRun();
-          ok = this.socket.write(Buffer.from(slab.subarray(off, off + CSTP_HEADER + len)));
+          ok = this.writeCopy(slab.subarray(off, off + CSTP_HEADER + len));
         }
       }
       off += CSTP_HEADER + len;
@@ -275,6 +287,12 @@ export class Tunnel {
     this.stats.txPackets += sent;
     if (viaDtls) dtls!.sendSpans(slab, spans, viaDtls);
     if (!ok) this.tun.pause();
+  }
+
+  /** Writes frames lying in the tun's lent buffer: a copy goes to the socket (see WriteRing). */
+  private writeCopy(frames: Buffer): boolean {
+    const chunk = this.out.copy(frames);
+    return chunk ? this.socket.write(chunk, this.out.release) : this.socket.write(Buffer.from(frames));
   }
 
   /** lent: chunk is the TLS reader's buffer, reused once this returns (see onFrame) */
