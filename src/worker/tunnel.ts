@@ -25,9 +25,10 @@ const TLS_READ_BUFFER = 16384;
  * A write the kernel takes at once is given back on the next tick, so the ring mostly holds
  * one tun batch (32 frames, 48 kB at MTU 1500); when the socket backs up, the socket asks
  * for a pause at 16 kB queued and the tun waits for its drain. Beyond this, a write gets a
- * buffer of its own.
+ * buffer of its own. An idle session's ring stays at the smallest size.
  */
-const WRITE_RING_BYTES = 128 * 1024;
+const WRITE_RING_MIN = 8 * 1024;
+const WRITE_RING_MAX = 128 * 1024;
 const WRITE_RING_CHUNKS = 128;
 
 export interface TunnelEnd { reason: string; logout: boolean; stats: SessionStats }
@@ -79,7 +80,7 @@ export class Tunnel {
   private readonly fullFrame: number;
   private toTun: Buffer[] = [];
   /** where fromTun's frames are copied for the socket, which holds them until written */
-  private readonly out = new WriteRing(WRITE_RING_BYTES, WRITE_RING_CHUNKS);
+  private readonly out = new WriteRing(WRITE_RING_MIN, WRITE_RING_MAX, WRITE_RING_CHUNKS);
   /** packets from the client over CSTP, copied out of the TLS reader's buffer (readInto) */
   private readonly fromCstp: PacketQueue;
   /** fromTun's list of the packets of a batch that go over DTLS: offset, length, offset... */

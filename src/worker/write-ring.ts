@@ -10,6 +10,10 @@
  */
 export class WriteRing {
   private ring?: Buffer;
+  /** the ring's size now: it starts small and doubles (up to maxSize) while writes miss it */
+  private size = 0;
+  /** a chunk did not fit: make the ring larger when it is next empty */
+  private grow = false;
   /** the end offsets of the chunks in Node's hands, oldest first (a circular queue) */
   private ends?: Uint32Array;
   /** where the next chunk goes */
@@ -20,10 +24,11 @@ export class WriteRing {
   private count = 0;
 
   /**
-   * `size` bytes and room for `maxChunks` chunks out at once, allocated at the first copy (an
-   * idle session never needs them).
+   * Up to `maxSize` bytes, and `maxChunks` chunks out at once. Nothing is allocated before the
+   * first copy, and then `minSize` bytes: a session that writes little (most are idle) keeps
+   * little; one that carries bulk traffic has the full size after a few writes.
    */
-  constructor(private readonly size: number, private readonly maxChunks: number) {}
+  constructor(private readonly minSize: number, private readonly maxSize: number, private readonly maxChunks: number) {}
 
   /**
    * `src` copied into the ring, to be written with `release` as the write's callback; or
@@ -31,19 +36,26 @@ export class WriteRing {
    */
   copy(src: Buffer): Buffer | undefined {
     const n = src.length;
+    // a new buffer only while none of the old one is out: Node may still hold those bytes
+    if (this.count === 0 && (!this.ring || this.grow)) this.resize();
     const at = this.place(n);
-    if (at < 0) return undefined;
-    this.ring ??= Buffer.allocUnsafeSlow(this.size);
+    if (at < 0) {
+      this.grow ||= this.size < this.maxSize && this.count < this.maxChunks;
+      return undefined;
+    }
     this.ends ??= new Uint32Array(this.maxChunks);
-    src.copy(this.ring, at);
+    src.copy(this.ring!, at);
     this.head = at + n;
     this.ends[(this.first + this.count) % this.maxChunks] = this.head;
     this.count++;
-    return this.ring.subarray(at, at + n);
+    return this.ring!.subarray(at, at + n);
   }
 
   /** chunks Node still holds */
   get outstanding(): number { return this.count; }
+
+  /** the ring's size now (0 before the first copy) */
+  get bytes(): number { return this.size; }
 
   /** The write of the oldest chunk is done (its callback): its bytes may be written over. */
   readonly release = (): void => {
@@ -52,6 +64,12 @@ export class WriteRing {
     this.first = (this.first + 1) % this.maxChunks;
     this.count--;
   };
+
+  private resize(): void {
+    this.size = this.ring ? Math.min(this.maxSize, this.size * 2) : this.minSize;
+    this.ring = Buffer.allocUnsafeSlow(this.size);
+    this.grow = false;
+  }
 
   /** Where n bytes fit, or -1. */
   private place(n: number): number {

@@ -14,7 +14,7 @@ import { WriteRing } from '../../src/worker/write-ring';
 import { selfSigned } from '../helpers/tls-keys';
 
 t.test('a chunk Node holds is never written over; a full ring hands the copy back to the caller', async (t) => {
-  const ring = new WriteRing(4096, 8);
+  const ring = new WriteRing(4096, 4096, 8);
   // a deterministic walk of copies and releases, sizes up to half the ring
   let seed = 7;
   const next = (n: number) => {
@@ -58,7 +58,7 @@ t.test('a chunk Node holds is never written over; a full ring hands the copy bac
 });
 
 t.test('the ring takes no more chunks than it can track', async (t) => {
-  const ring = new WriteRing(1 << 16, 4);
+  const ring = new WriteRing(1 << 16, 1 << 16, 4);
   for (let i = 0; i < 4; i++) t.ok(ring.copy(Buffer.alloc(10, i)), `chunk ${i}`);
   t.equal(ring.copy(Buffer.alloc(10)), undefined, 'a fifth waits for a release');
   ring.release();
@@ -67,6 +67,32 @@ t.test('the ring takes no more chunks than it can track', async (t) => {
   t.equal(ring.outstanding, 0);
   ring.release();
   t.equal(ring.outstanding, 0, 'a release too many changes nothing');
+});
+
+t.test('the ring starts small and doubles, while it is empty, up to its largest size', async (t) => {
+  const ring = new WriteRing(1024, 8192, 16);
+  t.equal(ring.bytes, 0, 'nothing allocated before the first copy');
+  ring.copy(Buffer.alloc(100, 1));
+  t.equal(ring.bytes, 1024, 'the smallest size at first');
+  t.equal(ring.copy(Buffer.alloc(2000, 2)), undefined, 'a chunk too large for it is refused');
+  t.ok(ring.copy(Buffer.alloc(100, 3)), 'while the first chunk is out, the ring stays as it is');
+  t.equal(ring.bytes, 1024);
+  ring.release();
+  ring.release();
+  t.ok(ring.copy(Buffer.alloc(2000, 4)), 'once empty it doubled: the large chunk fits');
+  t.equal(ring.bytes, 2048);
+  ring.release();
+  for (let i = 0; i < 6; i++) {
+    if (!ring.copy(Buffer.alloc(9000))) continue;
+    ring.release();
+  }
+  t.equal(ring.bytes, 8192, 'never past the largest size, even for a chunk larger than that');
+  const idle = new WriteRing(1024, 8192, 16);
+  for (let i = 0; i < 100; i++) {
+    idle.copy(Buffer.alloc(90));
+    idle.release();
+  }
+  t.equal(idle.bytes, 1024, 'small writes keep the smallest size');
 });
 
 t.test('through a TLS socket to a slow reader: every byte arrives, in order', async (t) => {
@@ -94,7 +120,7 @@ t.test('through a TLS socket to a slow reader: every byte arrives, in order', as
   });
 
   // as a tunnel writes: source bytes in a buffer reused at once, copied into the ring
-  const ring = new WriteRing(64 * 1024, 128);
+  const ring = new WriteRing(4096, 64 * 1024, 128);
   const source = Buffer.alloc(20_000);
   const sent = createHash('sha256');
   let total = 0;
@@ -134,4 +160,5 @@ t.test('through a TLS socket to a slow reader: every byte arrives, in order', as
   t.equal(got.digest('hex'), sent.digest('hex'), 'the same bytes, in the same order');
   t.ok(viaRing > 0 && fallback > 0, `${viaRing} writes went through the ring, ${fallback} past it when it was full`);
   t.equal(ring.outstanding, 0, 'every chunk was given back');
+  t.equal(ring.bytes, 64 * 1024, 'the ring grew to its largest size');
 });
