@@ -126,9 +126,9 @@ export class Tunnel {
     }
     this.rxChecked = this.filter !== undefined || this.rxLimit !== undefined;
     // lent: DTLS seals the packets into records of its own; what goes to the TLS socket,
-    // which keeps what it is given until it is sent, is copied into a ring (fromTun). The fd is closed
-    // by end(), off the event loop: when main let go of the device first, this close removes
-    // it, and that waits 10-30 ms in the kernel that the worker's other tunnels should not.
+    // which keeps what it is given until it is sent, is copied into a ring (fromTun). The fd
+    // is closed by end(), off the event loop: when main let go of the device first, this close
+    // removes it, and that waits 10-30 ms in the kernel that the worker's other tunnels should not.
     this.tun = new PacketIO(o.tunFd, { mode: 'read', maxPacket, batch: TUN_BATCH, headroom: CSTP_HEADER, lend: true, closeOnDestroy: false }, {
       onPackets: (slab, lengths) => this.fromTun(slab, lengths),
       onError: (err) => this.end(`tun error: ${err.message}`, false),
