@@ -21,10 +21,7 @@ t.before(async () => {
   await topo.exec(topo.serverNs, 'ip', ['addr', 'add', `${TARGET}/32`, 'dev', 'lo'], { check: true });
   server = await startServer(topo, { kind: 'ocserv-ts', users: [{ name: 'bulk', password: 'bulk pw' }], extraConfig: `route = ${TARGET}/32` });
   topo.spawn(topo.serverNs, 'iperf3', ['-s', '-B', TARGET, '-p', '5201']);
-  for (let i = 0; i < 100; i++) {
-    if ((await topo.exec(topo.serverNs, 'ss', ['-Hltn', `src ${TARGET}:5201`])).stdout.trim()) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await listening(5201);
   s = await connectOpenconnect(topo, { url: server.url, user: 'bulk', password: 'bulk pw', servercert: server.pin, noDtls: true, interfaceName: 'ocbulk' });
 });
 t.teardown(async () => {
@@ -32,6 +29,14 @@ t.teardown(async () => {
   await server?.stop();
   await topo?.cleanup();
 });
+
+/** Until something in the server namespace listens on TARGET:port (10 s at most). */
+async function listening(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await topo.exec(topo.serverNs, 'ss', ['-Hltn', `src ${TARGET}:${port}`])).stdout.trim()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function iperf(reverse: boolean): Promise<number> {
   const r = await topo.exec(topo.clientNs, 'iperf3', ['-c', TARGET, '-p', '5201', '-t', '3', '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: 30_000 });
@@ -81,10 +86,7 @@ require('node:net').connect(5202, process.argv[1]).on('data', (d) => { h.update(
 
 t.test('a download over TLS in writes of every size arrives byte for byte', async (t) => {
   const sender = topo.spawn(topo.serverNs, process.execPath, ['-e', SEND, TARGET]);
-  for (let i = 0; i < 100; i++) {
-    if ((await topo.exec(topo.serverNs, 'ss', ['-Hltn', `src ${TARGET}:5202`])).stdout.trim()) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await listening(5202);
   const got = await topo.exec(topo.clientNs, process.execPath, ['-e', RECEIVE, TARGET], { timeoutMs: 60_000, check: true });
   await sender.exited;
   const [bytes, hash] = got.stdout.trim().split(' ');
