@@ -8,14 +8,18 @@
  * Writes on one socket complete in the order they were made, so one ring per socket serves:
  * space is taken at the head and given back at the tail, one write callback at a time.
  */
+const EMPTY = Buffer.alloc(0);
+const NO_CHUNKS = new Uint32Array(0);
+
 export class WriteRing {
-  private ring?: Buffer;
+  /** empty until the first copy: an idle session never needs one */
+  private ring = EMPTY;
   /** the ring's size now: it starts small and doubles (up to maxSize) while writes miss it */
   private size = 0;
   /** a chunk did not fit: make the ring larger when it is next empty */
   private grow = false;
   /** the end offsets of the chunks in Node's hands, oldest first (a circular queue) */
-  private ends?: Uint32Array;
+  private ends = NO_CHUNKS;
   /** where the next chunk goes */
   private head = 0;
   /** where the oldest chunk still in Node's hands starts */
@@ -37,18 +41,17 @@ export class WriteRing {
   copy(src: Buffer): Buffer | undefined {
     const n = src.length;
     // a new buffer only while none of the old one is out: Node may still hold those bytes
-    if (this.count === 0 && (!this.ring || this.grow)) this.resize();
+    if (this.count === 0 && (this.size === 0 || this.grow)) this.resize();
     const at = this.place(n);
     if (at < 0) {
       this.grow ||= this.size < this.maxSize && this.count < this.maxChunks;
       return undefined;
     }
-    this.ends ??= new Uint32Array(this.maxChunks);
-    src.copy(this.ring!, at);
+    src.copy(this.ring, at);
     this.head = at + n;
     this.ends[(this.first + this.count) % this.maxChunks] = this.head;
     this.count++;
-    return this.ring!.subarray(at, at + n);
+    return this.ring.subarray(at, at + n);
   }
 
   /** chunks Node still holds */
@@ -60,13 +63,14 @@ export class WriteRing {
   /** The write of the oldest chunk is done (its callback): its bytes may be written over. */
   readonly release = (): void => {
     if (this.count === 0) return;
-    this.tail = this.ends![this.first]!;
+    this.tail = this.ends[this.first]!;
     this.first = (this.first + 1) % this.maxChunks;
     this.count--;
   };
 
   private resize(): void {
-    this.size = this.ring ? Math.min(this.maxSize, this.size * 2) : this.minSize;
+    if (this.size === 0) this.ends = new Uint32Array(this.maxChunks);
+    this.size = this.size === 0 ? this.minSize : Math.min(this.maxSize, this.size * 2);
     this.ring = Buffer.allocUnsafeSlow(this.size);
     this.grow = false;
   }
