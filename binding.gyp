@@ -24,6 +24,7 @@
         "src/native/sockopt.cc",
         "src/native/systemd.cc",
         "src/native/tcp_accept.cc",
+        "src/native/tcp_coalesce.cc",
         "src/native/tun.cc",
         "src/native/udp.cc"
       ],

@@ -753,10 +753,13 @@ export class MainServer {
   }
 }
 
-/** A new tun device, or why there is none (reported once the session needs it). */
+/**
+ * A new tun device, or why there is none (reported once the session needs it). With a
+ * virtio-net header, so that the worker writes a client's TCP segments to it coalesced.
+ */
 function tunOrError(name: string): TunDevice | Error {
   try {
-    return tunOpen(name);
+    return tunOpen(name, { vnetHdr: true });
   } catch (err) {
     return err as Error;
   }

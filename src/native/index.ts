@@ -146,6 +146,8 @@ export interface PacketIOStats {
   drops: number;
   /** of txPackets, those sent in segmented runs (opts.gso) */
   segmented: number;
+  /** of txPackets, those written to a tun within coalesced TCP packets (a tun opened with vnetHdr) */
+  coalesced: number;
 }
 
 export interface PacketIO {
@@ -295,11 +297,12 @@ interface NativeAddon {
   cryptAsync(key: string, setting: string): Promise<string | null>;
   closeFdAsync(fd: number): Promise<void>;
   tcpAccept(listenFd: number, max: number): AcceptedTcp[];
+  tcpCoalesce(packets: Uint8Array[]): CoalescedTunWrite[];
   moveFd(from: number, to: number): void;
   capsLimit(keep: number[]): void;
   noNewPrivs(): void;
   seccompWorker(): void;
-  tunOpen(name: string): TunDevice;
+  tunOpen(name: string, opts: { vnetHdr?: boolean }): TunDevice;
   tunConfigure(name: string, opts: TunConfig): void;
   tunConfigure6(name: string, opts: TunConfig6): void;
   seqpacketPair(): [number, number];
@@ -347,9 +350,24 @@ export function cryptAsync(key: string, setting: string): Promise<string | null>
  * Open a tun device (IFF_TUN | IFF_NO_PI), fd O_NONBLOCK|O_CLOEXEC. A name
  * with no trailing digit (e.g. "vpns") gets "%d" appended so the kernel picks
  * vpns0, vpns1, ... The device is not persistent: closing the last fd removes it.
+ * vnetHdr (IFF_VNET_HDR): each packet read or written has a virtio-net header before it;
+ * a PacketIO on such a tun sees that itself, strips it from what it reads, and writes runs
+ * of one TCP flow's segments as single packets (src/native/tcp_coalesce.h).
  */
-export function tunOpen(name: string): TunDevice {
-  return native.tunOpen(name);
+export function tunOpen(name: string, opts: { vnetHdr?: boolean } = {}): TunDevice {
+  return native.tunOpen(name, opts);
+}
+
+/** One write PacketIO makes to a tun opened with vnetHdr: the virtio-net header, the packet, how many it carries. */
+export interface CoalescedTunWrite {
+  vnet: Buffer;
+  packet: Buffer;
+  packets: number;
+}
+
+/** For tests: the writes PacketIO would make for these packets to a tun opened with vnetHdr. */
+export function tcpCoalesce(packets: Uint8Array[]): CoalescedTunWrite[] {
+  return native.tcpCoalesce(packets);
 }
 
 /**

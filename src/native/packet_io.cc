@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +15,7 @@
 #include "errors.h"
 #include "fd_util.h"
 #include "modules.h"
+#include "tcp_coalesce.h"
 
 namespace ocs {
 namespace {
@@ -198,6 +202,15 @@ PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(
     bool gso = true;
     if (!OptBool(env, opts, "gso", true, &gso)) return;
     gso_ = gso && dgram_ && getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_UDP;
+  }
+
+  if (mode_ == Mode::kRead) {
+    // A tun opened with IFF_VNET_HDR (main opens them so) puts a virtio-net header before
+    // each packet; asking the fd keeps that a property of the device, not of a message.
+    ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    vnet_ = ioctl(fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+    if (vnet_) coalesce_ = std::make_unique<CoalescedWrite>();
   }
 
   uv_loop_t* loop = nullptr;
@@ -397,7 +410,9 @@ size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
   size_t count = 0;
   for (size_t tries = 0; tries < batch_;) {
     uint8_t* p = rbase_ + count * slot_ + readOff_;
-    ssize_t n = read(fd_, p, slot_ - readOff_);
+    VnetHdr vh;
+    iovec iov[2] = {{&vh, sizeof(vh)}, {p, slot_ - readOff_}};
+    ssize_t n = vnet_ ? readv(fd_, iov, 2) : read(fd_, p, slot_ - readOff_);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) *err = errno;
@@ -407,6 +422,16 @@ size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
     if (n == 0) {
       *eof = true;
       break;
+    }
+    if (vnet_) {
+      // with no offloads turned on (TUNSETOFFLOAD) the kernel hands over whole packets with
+      // their checksums done; anything else is not a packet this reader can pass on
+      if (static_cast<size_t>(n) <= sizeof(vh) || vh.gso_type != kVnetGsoNone ||
+          (vh.flags & kVnetNeedsCsum)) {
+        drops_++;
+        continue;
+      }
+      n -= sizeof(vh);
     }
     if (static_cast<size_t>(n) > maxPacket_) {
       drops_++;
@@ -665,8 +690,11 @@ int PacketIO::SendFromJs(const uint8_t* data, size_t len, const int* fds, size_t
                          int* err) {
   if (mode_ == Mode::kRead) {
     ssize_t r;
+    VnetHdr vh;
+    memset(&vh, 0, sizeof(vh));
+    iovec iov[2] = {{&vh, sizeof(vh)}, {const_cast<uint8_t*>(data), len}};
     do {
-      r = write(fd_, data, len);
+      r = vnet_ ? writev(fd_, iov, 2) : write(fd_, data, len);
     } while (r < 0 && errno == EINTR);
     if (r >= 0) {
       txPackets_++;
@@ -896,6 +924,10 @@ Napi::Value PacketIO::SendBatch(Napi::Env env, size_t n) {
       }
     }
   }
+  if (mode_ == Mode::kRead && coalesce_ && coalescing_) {
+    i = WriteCoalesced(env, n, &done);
+    if (env.IsExceptionPending()) return env.Undefined();
+  }
   for (; i < n && !closed_; i++) {
     int err = 0;
     int r = SendFromJs(static_cast<const uint8_t*>(wiov_[i].iov_base), wiov_[i].iov_len, nullptr, 0, &err);
@@ -906,6 +938,46 @@ Napi::Value PacketIO::SendBatch(Napi::Env env, size_t n) {
     }
   }
   return Napi::Number::New(env, done);
+}
+
+size_t PacketIO::WriteCoalesced(Napi::Env env, size_t n, uint32_t* written) {
+  CoalescedWrite& w = *coalesce_;
+  iovec iov[kCoalesceMaxSegments + 2];
+  size_t i = 0;
+  while (i < n && !closed_) {
+    PlanCoalescedWrite(wiov_.data(), n, i, &w);
+    if (w.packets == 1) {
+      int err = 0;
+      if (SendFromJs(static_cast<const uint8_t*>(wiov_[i].iov_base), wiov_[i].iov_len, nullptr, 0, &err) >= 0) ++*written;
+      i++;
+      if (err != 0) {
+        EmitErrorFromJs(err, "write");
+        if (env.IsExceptionPending()) return i;
+      }
+      continue;
+    }
+    iov[0] = {&w.vnet, sizeof(w.vnet)};
+    memcpy(&iov[1], w.iov, w.iovcnt * sizeof(iovec));
+    ssize_t r;
+    do {
+      r = writev(fd_, iov, static_cast<int>(w.iovcnt + 1));
+    } while (r < 0 && errno == EINTR);
+    if (r < 0 && errno != EAGAIN && errno != ENOBUFS) {
+      // a kernel that will not take the coalesced packet: each segment as it came, from now on
+      coalescing_ = false;
+      return i;
+    }
+    if (r < 0) {
+      drops_ += w.packets;
+    } else {
+      txPackets_ += w.packets;
+      coalesced_ += w.packets;
+      *written += static_cast<uint32_t>(w.packets);
+      for (size_t k = 0; k < w.packets; k++) txBytes_ += wiov_[i + k].iov_len;
+    }
+    i += w.packets;
+  }
+  return i;
 }
 
 Napi::Value PacketIO::Close(const Napi::CallbackInfo& info) {
@@ -922,6 +994,7 @@ Napi::Value PacketIO::Stats(const Napi::CallbackInfo& info) {
   o.Set("txBytes", Napi::Number::New(env, static_cast<double>(txBytes_)));
   o.Set("drops", Napi::Number::New(env, static_cast<double>(drops_)));
   o.Set("segmented", Napi::Number::New(env, static_cast<double>(segmented_)));
+  o.Set("coalesced", Napi::Number::New(env, static_cast<double>(coalesced_)));
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/if_tun.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <napi.h>
@@ -66,7 +67,8 @@ const int kAllowed[] = {
 #endif
 };
 
-const uint32_t kIoctls[] = {FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TIOCGWINSZ};
+// TUNGETIFF: PacketIO asks a tun whether it carries virtio-net headers
+const uint32_t kIoctls[] = {FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TIOCGWINSZ, TUNGETIFF};
 const uint32_t kPrctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, 0x53564d41 /* PR_SET_VMA */};
 
 constexpr uint32_t kDeny = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);

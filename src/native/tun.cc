@@ -59,6 +59,13 @@ Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   ifreq ifr;
   FillName(&ifr, name);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  // vnetHdr: a virtio-net header before each packet, so that a worker can write runs of
+  // TCP segments as one packet (tcp_coalesce.h)
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Value v = info[1].As<Napi::Object>().Get("vnetHdr");
+    if (!v.IsUndefined() && !v.IsBoolean()) return ThrowType(env, "opts.vnetHdr must be a boolean");
+    if (v.IsBoolean() && v.As<Napi::Boolean>().Value()) ifr.ifr_flags |= IFF_VNET_HDR;
+  }
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
     CloseFd(fd);

@@ -71,6 +71,7 @@ t.test('100 quick messages arrive in far fewer than 100 callbacks', async (t) =>
     txBytes: 0,
     drops: 0,
     segmented: 0,
+    coalesced: 0,
   });
 });
 

@@ -1,36 +1,17 @@
 // tun tests run in a network namespace this test creates: never touch the
-// host's interfaces. The file re-runs itself inside the namespace
-// (`--in-netns`) and reports what it saw as one JSON line.
-import * as crypto from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+// host's interfaces (test/helpers/in-netns.ts).
+import { spawnSync } from 'node:child_process';
+import { insideNetns, reportFromNetns, runInNetns } from '../helpers/in-netns';
+import { onesSum } from '../helpers/tcp-packets';
 
 const TUN_ADDR = '198.18.200.1';
 const TUN_PEER = '198.18.200.2';
 const TUN6_ADDR = '2001:2::1'; // RFC 5180 benchmarking range
-const RESULT_TAG = 'OCS-TUN-RESULT ';
 
-if (process.argv[2] === '--in-netns') {
-  inNetns().then(
-    (r) => {
-      process.stdout.write(RESULT_TAG + JSON.stringify(r) + '\n');
-      process.exit(0);
-    },
-    (e: Error) => {
-      process.stdout.write(RESULT_TAG + JSON.stringify({ fatal: String(e.stack ?? e) }) + '\n');
-      process.exit(1);
-    },
-  );
-} else {
-  hostSide();
-}
+if (insideNetns) reportFromNetns(inNetns);
+else hostSide();
 
-function checksum(buf: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
-  if (buf.length & 1) sum += buf[buf.length - 1] << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return ~sum & 0xffff;
-}
+const checksum = (buf: Buffer): number => ~onesSum(buf) & 0xffff;
 
 function ipv4(addr: string): Buffer {
   return Buffer.from(addr.split('.').map(Number));
@@ -198,22 +179,8 @@ function hostSide() {
 
   const skip = process.getuid?.() !== 0 ? 'needs root (ip netns, /dev/net/tun)' : false;
   t.test('tun device inside a private network namespace', { skip }, async (t) => {
-    const ns = `ocs-nt-${crypto.randomBytes(4).toString('hex')}`;
-    execFileSync('ip', ['netns', 'add', ns]);
-    t.teardown(() => {
-      spawnSync('ip', ['netns', 'del', ns]);
-    });
-    execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-    const res = spawnSync('ip', ['netns', 'exec', ns, process.execPath, __filename, '--in-netns'], {
-      encoding: 'utf8',
-      timeout: 30000,
-    });
-    const line = (res.stdout ?? '').split('\n').find((l) => l.startsWith(RESULT_TAG));
-    t.ok(line, `child reported a result (status ${res.status}, stderr: ${res.stderr})`);
-    if (!line) return;
-    const r = JSON.parse(line.slice(RESULT_TAG.length));
-    t.notOk(r.fatal, r.fatal ?? 'no fatal error');
-    if (r.fatal) return;
+    const r = runInNetns(t, __filename);
+    if (!r) return;
 
     t.equal(r.name, 'ocstest0', 'the kernel picked ocstest0 for "ocstest"');
     t.equal(r.secondName, 'ocstest1', 'and ocstest1 for the next one');
