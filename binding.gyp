@@ -24,8 +24,8 @@
         "src/native/sockopt.cc",
         "src/native/systemd.cc",
         "src/native/tcp_accept.cc",
-        "src/native/tcp_coalesce.cc",
         "src/native/tun.cc",
+        "src/native/tun_offload.cc",
         "src/native/udp.cc"
       ],
       "include_dirs": [

@@ -755,11 +755,12 @@ export class MainServer {
 
 /**
  * A new tun device, or why there is none (reported once the session needs it). With a
- * virtio-net header, so that the worker writes a client's TCP segments to it coalesced.
+ * virtio-net header and offloads, so that the worker writes a client's TCP segments to it
+ * coalesced and reads what goes to the client in packets of up to 64 kB that it cuts itself.
  */
 function tunOrError(name: string): TunDevice | Error {
   try {
-    return tunOpen(name, { vnetHdr: true });
+    return tunOpen(name, { vnetHdr: true, offload: true });
   } catch (err) {
     return err as Error;
   }

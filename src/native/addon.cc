@@ -22,8 +22,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitSockopt(env, exports);
   ocs::InitSystemd(env, exports);
   ocs::InitTcpAccept(env, exports);
-  ocs::InitTcpCoalesce(env, exports);
   ocs::InitTun(env, exports);
+  ocs::InitTunOffload(env, exports);
   ocs::InitUdp(env, exports);
   return exports;
 }

@@ -148,6 +148,8 @@ export interface PacketIOStats {
   segmented: number;
   /** of txPackets, those written to a tun within coalesced TCP packets (a tun opened with vnetHdr) */
   coalesced: number;
+  /** GSO packets read from a tun opened with offload and cut into segments (counted in rxPackets) */
+  split: number;
 }
 
 export interface PacketIO {
@@ -298,11 +300,13 @@ interface NativeAddon {
   closeFdAsync(fd: number): Promise<void>;
   tcpAccept(listenFd: number, max: number): AcceptedTcp[];
   tcpCoalesce(packets: Uint8Array[]): CoalescedTunWrite[];
+  tunSegment(vnet: Buffer, packet: Buffer, maxSegment: number): Buffer[] | null;
+  tunFinishChecksum(vnet: Buffer, packet: Buffer): Buffer | null;
   moveFd(from: number, to: number): void;
   capsLimit(keep: number[]): void;
   noNewPrivs(): void;
   seccompWorker(): void;
-  tunOpen(name: string, opts: { vnetHdr?: boolean }): TunDevice;
+  tunOpen(name: string, opts: TunOpenOptions): TunDevice;
   tunConfigure(name: string, opts: TunConfig): void;
   tunConfigure6(name: string, opts: TunConfig6): void;
   seqpacketPair(): [number, number];
@@ -352,10 +356,17 @@ export function cryptAsync(key: string, setting: string): Promise<string | null>
  * vpns0, vpns1, ... The device is not persistent: closing the last fd removes it.
  * vnetHdr (IFF_VNET_HDR): each packet read or written has a virtio-net header before it;
  * a PacketIO on such a tun sees that itself, strips it from what it reads, and writes runs
- * of one TCP flow's segments as single packets (src/native/tcp_coalesce.h).
+ * of one TCP flow's segments as single packets. offload (needs vnetHdr): TSO and checksum
+ * offload, so that the kernel hands over a TCP sender's data in packets of up to 64 kB,
+ * which the PacketIO cuts into segments, finishing checksums (src/native/tun_offload.h).
  */
-export function tunOpen(name: string, opts: { vnetHdr?: boolean } = {}): TunDevice {
+export function tunOpen(name: string, opts: TunOpenOptions = {}): TunDevice {
   return native.tunOpen(name, opts);
+}
+
+export interface TunOpenOptions {
+  vnetHdr?: boolean;
+  offload?: boolean;
 }
 
 /** One write PacketIO makes to a tun opened with vnetHdr: the virtio-net header, the packet, how many it carries. */
@@ -368,6 +379,16 @@ export interface CoalescedTunWrite {
 /** For tests: the writes PacketIO would make for these packets to a tun opened with vnetHdr. */
 export function tcpCoalesce(packets: Uint8Array[]): CoalescedTunWrite[] {
   return native.tcpCoalesce(packets);
+}
+
+/** For tests: the segments PacketIO cuts a GSO packet read from a tun opened with offload into (null: one it drops). */
+export function tunSegment(vnet: Buffer, packet: Buffer, maxSegment: number): Buffer[] | null {
+  return native.tunSegment(vnet, packet, maxSegment);
+}
+
+/** For tests: a packet read with a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM), as PacketIO finishes it (null: refused). */
+export function tunFinishChecksum(vnet: Buffer, packet: Buffer): Buffer | null {
+  return native.tunFinishChecksum(vnet, packet);
 }
 
 /**

@@ -21,8 +21,8 @@ void InitSign(Napi::Env env, Napi::Object exports);
 void InitSockopt(Napi::Env env, Napi::Object exports);
 void InitSystemd(Napi::Env env, Napi::Object exports);
 void InitTcpAccept(Napi::Env env, Napi::Object exports);
-void InitTcpCoalesce(Napi::Env env, Napi::Object exports);
 void InitTun(Napi::Env env, Napi::Object exports);
+void InitTunOffload(Napi::Env env, Napi::Object exports);
 void InitUdp(Napi::Env env, Napi::Object exports);
 
 }  // namespace ocs

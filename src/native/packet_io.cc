@@ -15,7 +15,7 @@
 #include "errors.h"
 #include "fd_util.h"
 #include "modules.h"
-#include "tcp_coalesce.h"
+#include "tun_offload.h"
 
 namespace ocs {
 namespace {
@@ -211,6 +211,8 @@ PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(
     memset(&ifr, 0, sizeof(ifr));
     vnet_ = ioctl(fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) != 0;
     if (vnet_) coalesce_ = std::make_unique<CoalescedWrite>();
+    // not zeroed: its pages cost nothing until a packet larger than a slot arrives
+    if (vnet_) gsoBuf_.reset(new uint8_t[maxPacket_ + 1 + kGsoTail]);
   }
 
   uv_loop_t* loop = nullptr;
@@ -408,11 +410,14 @@ void PacketIO::HandlePollError() {
 
 size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
   size_t count = 0;
-  for (size_t tries = 0; tries < batch_;) {
+  // count < batch_: a GSO packet's segments may have filled every slot
+  for (size_t tries = 0; tries < batch_ && count < batch_;) {
     uint8_t* p = rbase_ + count * slot_ + readOff_;
+    size_t room = slot_ - readOff_;
     VnetHdr vh;
-    iovec iov[2] = {{&vh, sizeof(vh)}, {p, slot_ - readOff_}};
-    ssize_t n = vnet_ ? readv(fd_, iov, 2) : read(fd_, p, slot_ - readOff_);
+    // what does not fit the slot, a GSO packet, goes on in gsoBuf_ right after a copy of it
+    iovec iov[3] = {{&vh, sizeof(vh)}, {p, room}, {gsoBuf_.get() + room, kGsoTail}};
+    ssize_t n = vnet_ ? readv(fd_, iov, 3) : read(fd_, p, room);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) *err = errno;
@@ -424,14 +429,23 @@ size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
       break;
     }
     if (vnet_) {
-      // with no offloads turned on (TUNSETOFFLOAD) the kernel hands over whole packets with
-      // their checksums done; anything else is not a packet this reader can pass on
-      if (static_cast<size_t>(n) <= sizeof(vh) || vh.gso_type != kVnetGsoNone ||
-          (vh.flags & kVnetNeedsCsum)) {
+      if (static_cast<size_t>(n) <= sizeof(vh)) {
         drops_++;
         continue;
       }
       n -= sizeof(vh);
+      size_t len = static_cast<size_t>(n);
+      if (vh.gso_type != kVnetGsoNone) {
+        memcpy(gsoBuf_.get(), p, std::min(len, room));
+        count = SplitGso(vh, len, count);
+        if (closed_) return 0;
+        if (!reading_) break;
+        continue;
+      }
+      if ((vh.flags & kVnetNeedsCsum) && len <= maxPacket_ && !FinishChecksum(p, len, vh)) {
+        drops_++;
+        continue;
+      }
     }
     if (static_cast<size_t>(n) > maxPacket_) {
       drops_++;
@@ -439,6 +453,27 @@ size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
       continue;
     }
     lens_[count] = static_cast<uint32_t>(n);
+    nfds_[count] = 0;
+    count++;
+  }
+  return count;
+}
+
+size_t PacketIO::SplitGso(const VnetHdr& vh, size_t len, size_t count) {
+  GsoPacket g;
+  if (!ParseGso(gsoBuf_.get(), len, vh, maxPacket_, &g)) {
+    drops_++;
+    return count;
+  }
+  split_++;
+  for (size_t k = 0; k < g.segments; k++) {
+    // more segments than the batch has slots: what is there goes now, the rest after it
+    if (count == batch_) {
+      DeliverPackets(count);
+      count = 0;
+      if (closed_) return 0;
+    }
+    lens_[count] = static_cast<uint32_t>(WriteSegment(g, k, rbase_ + count * slot_ + readOff_));
     nfds_[count] = 0;
     count++;
   }
@@ -995,6 +1030,7 @@ Napi::Value PacketIO::Stats(const Napi::CallbackInfo& info) {
   o.Set("drops", Napi::Number::New(env, static_cast<double>(drops_)));
   o.Set("segmented", Napi::Number::New(env, static_cast<double>(segmented_)));
   o.Set("coalesced", Napi::Number::New(env, static_cast<double>(coalesced_)));
+  o.Set("split", Napi::Number::New(env, static_cast<double>(split_)));
   return o;
 }
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "poll_handle.h"
-#include "tcp_coalesce.h"
+#include "tun_offload.h"
 
 namespace ocs {
 
@@ -42,7 +42,7 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   // Sends wiov_[0..n) as writeMany documents it (sendmmsg, queueing from EAGAIN on).
   Napi::Value SendBatch(Napi::Env env, size_t n);
   // A tun with a virtio-net header: writes wiov_[0..n) with runs of TCP segments coalesced
-  // (tcp_coalesce.h); returns how many it went through (fewer when coalescing was refused)
+  // (tun_offload.h); returns how many it went through (fewer when coalescing was refused)
   // and adds those written to *written.
   size_t WriteCoalesced(Napi::Env env, size_t n, uint32_t* written);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -57,6 +57,9 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   void HandleReadable();
   void HandlePollError();
   size_t ReadBatchRead(int* err, bool* eof);
+  // A GSO packet read into gsoBuf_: its segments into the slots from `count` on, delivering
+  // full batches on the way; returns the slots now filled.
+  size_t SplitGso(const VnetHdr& vh, size_t len, size_t count);
   size_t ReadBatchMsg(int* err, bool* eof);
   size_t ReadBatchMmsg(int* err, bool* eof);
   void DeliverPackets(size_t count);
@@ -137,6 +140,10 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   bool vnet_ = false;        // a tun with IFF_VNET_HDR
   bool coalescing_ = true;   // until the kernel refuses a coalesced write
   std::unique_ptr<CoalescedWrite> coalesce_;
+  // a tun with TSO: where a read larger than a slot goes (a slot's worth, then kGsoTail)
+  static constexpr size_t kGsoTail = 65536 + 256;
+  std::unique_ptr<uint8_t[]> gsoBuf_;
+  uint64_t split_ = 0;  // GSO packets read and cut into segments
 };
 
 }  // namespace ocs

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <string>
+#include <utility>
 
 #include "errors.h"
 #include "fd_util.h"
@@ -60,16 +62,28 @@ Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   FillName(&ifr, name);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
   // vnetHdr: a virtio-net header before each packet, so that a worker can write runs of
-  // TCP segments as one packet (tcp_coalesce.h)
+  // TCP segments as one packet; offload (with vnetHdr): TSO and checksum offload, so that
+  // it reads a sender's data in packets of up to 64 kB and cuts them itself (tun_offload.h)
+  bool vnetHdr = false, offload = false;
   if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Value v = info[1].As<Napi::Object>().Get("vnetHdr");
-    if (!v.IsUndefined() && !v.IsBoolean()) return ThrowType(env, "opts.vnetHdr must be a boolean");
-    if (v.IsBoolean() && v.As<Napi::Boolean>().Value()) ifr.ifr_flags |= IFF_VNET_HDR;
+    Napi::Object o = info[1].As<Napi::Object>();
+    for (auto [key, out] : {std::pair<const char*, bool*>{"vnetHdr", &vnetHdr}, {"offload", &offload}}) {
+      Napi::Value v = o.Get(key);
+      if (!v.IsUndefined() && !v.IsBoolean()) return ThrowType(env, std::string("opts.") + key + " must be a boolean");
+      *out = v.IsBoolean() && v.As<Napi::Boolean>().Value();
+    }
   }
+  if (offload && !vnetHdr) return ThrowType(env, "opts.offload needs opts.vnetHdr");
+  if (vnetHdr) ifr.ifr_flags |= IFF_VNET_HDR;
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
     CloseFd(fd);
     return ThrowErrno(env, e, "ioctl", "TUNSETIFF " + name);
+  }
+  if (offload && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+    int e = errno;
+    CloseFd(fd);
+    return ThrowErrno(env, e, "ioctl", std::string("TUNSETOFFLOAD ") + ifr.ifr_name);
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("fd", Napi::Number::New(env, fd));

@@ -1,6 +1,6 @@
 /**
  * TCP segments in IPv4 and IPv6 packets, built and read byte by byte as a client's stack
- * would put them into the tunnel (for the tun's TCP coalescing: src/native/tcp_coalesce.h).
+ * would put them into the tunnel (for the tun's TCP coalescing: src/native/tun_offload.h).
  */
 import { isIPv6 } from 'node:net';
 

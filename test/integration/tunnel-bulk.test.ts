@@ -108,7 +108,7 @@ t.test('a download over TLS in writes of every size arrives byte for byte', asyn
 });
 
 // The other way the worker writes runs of the client's TCP segments to the tun as single
-// packets (src/native/tcp_coalesce.h): the server's TCP takes them in far fewer packets than
+// packets (src/native/tun_offload.h): the server's TCP takes them in far fewer packets than
 // the client sent, and every byte arrives in order.
 const SINK = `${READ_ALL}
 const srv = require('node:net').createServer((c) => readAll(c, (n, hash) => { console.log(n, hash); c.end(); srv.close(); }));

@@ -72,6 +72,7 @@ t.test('100 quick messages arrive in far fewer than 100 callbacks', async (t) =>
     drops: 0,
     segmented: 0,
     coalesced: 0,
+    split: 0,
   });
 });
 

@@ -72,7 +72,7 @@ t.test('message boundaries are kept', async (t) => {
     sizes,
   );
   t.ok(r.got.msgs[1].every((x) => x === 0x42));
-  t.same(w.stats(), { rxPackets: 0, rxBytes: 0, txPackets: 3, txBytes: 51001, drops: 0, segmented: 0, coalesced: 0 });
+  t.same(w.stats(), { rxPackets: 0, rxBytes: 0, txPackets: 3, txBytes: 51001, drops: 0, segmented: 0, coalesced: 0, split: 0 });
   t.equal(r.io.stats().rxPackets, 3);
 });
 

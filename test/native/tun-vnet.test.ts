@@ -2,8 +2,10 @@
  * A tun opened with a virtio-net header (main opens every session's so), through the real
  * kernel, in a network namespace this test creates: PacketIO strips the header from what it
  * reads, and a run of a client's TCP segments written as one packet (src/native/
- * tcp_coalesce.h) is taken by the kernel's TCP as the same bytes in one go, and is cut back
- * into the same segments, with checksums that verify, when the kernel forwards it.
+ * tun_offload.h) is taken by the kernel's TCP as the same bytes in one go, and is cut back
+ * into the same segments, with checksums that verify, when the kernel forwards it. With
+ * offload on, what a TCP sender sends through the tun comes out of PacketIO as whole
+ * segments of at most the MTU with checksums that verify, however the kernel packed it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -129,6 +131,67 @@ async function forwarded(n: Native, tun: { fd: number }, out: { fd: number }, f:
   };
 }
 
+/**
+ * With offload on, a kernel TCP sender's data to the tun's peer, read back the way a worker
+ * reads it (lent slab, headroom, a small batch so that a GSO packet's segments overflow it),
+ * with the peer's side of the connection played here: SYN-ACK and acknowledgements.
+ */
+async function fromLocalSender(n: Native, tun: { fd: number }, local: string, peer: string) {
+  const net = await import('node:net');
+  const data = randomBytes(3 << 20);
+  const chunks = new Map<number, Buffer>();
+  let isn = 0;
+  let next = 0; // the next byte expected, counted from the first data byte
+  let finSeen = false;
+  let deliveries = 0;
+  let most = 0;
+  let tooLong = 0;
+  let badChecksums = 0;
+  const reply = (to: ParsedSegment, flags: number, seq: number) => io.write(tcpSegment({
+    src: peer, dst: local, sport: to.dport, dport: to.sport, seq, ack: (isn + 1 + next + (finSeen ? 1 : 0)) >>> 0, flags, window: 65535,
+  }));
+  const io = new n.PacketIO(tun.fd, { mode: 'read', maxPacket: 1500 + 64, batch: 4, headroom: 8, lend: true, closeOnDestroy: false }, {
+    onPackets(slab, lengths) {
+      deliveries++;
+      most = Math.max(most, lengths.length);
+      let off = 0;
+      let last: ParsedSegment | undefined;
+      for (const len of lengths) {
+        off += 8;
+        const p = Buffer.from(slab.subarray(off, off + len));
+        off += len;
+        if (len > 1500) tooLong++;
+        const s = parseTcp(p);
+        if (!s || s.dport !== 7001) continue;
+        if (!s.checksumOk || !s.ipChecksumOk) badChecksums++;
+        if (s.flags & TCP_SYN) {
+          isn = s.seq;
+          reply(s, TCP_SYN | TCP_ACK, 1000);
+          continue;
+        }
+        const at = (s.seq - isn - 1) >>> 0;
+        if (s.payload.length && at === next) {
+          chunks.set(at, s.payload);
+          next += s.payload.length;
+        }
+        if (s.flags & TCP_FIN && at + s.payload.length === next) finSeen = true;
+        last = s;
+      }
+      if (last) reply(last, TCP_ACK, 1001);
+    },
+  });
+  io.start();
+  const sock = net.connect({ port: 7001, host: peer, localAddress: local });
+  sock.on('error', () => {});
+  sock.end(data);
+  await until('the whole stream', () => finSeen, 20_000);
+  const stats = io.stats();
+  sock.destroy();
+  io.close();
+  const got = Buffer.concat([...chunks.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b));
+  return { same: got.equals(data), bytes: got.length, sent: data.length, split: stats.split, segments: stats.rxPackets, deliveries, most, tooLong, badChecksums };
+}
+
 async function inNetns() {
   const n = await import('../../src/native/index');
   const sh = (...args: string[]) => {
@@ -148,6 +211,13 @@ async function inNetns() {
     sh('ip', ...f.route.slice(0, -1), 'route', 'add', f.route[f.route.length - 1], 'dev', out.name);
     result[name] = { local: await toLocalSocket(n, tun, f), forwarded: await forwarded(n, tun, out, f) };
   }
+  const off = n.tunOpen('ocsoff', { vnetHdr: true, offload: true });
+  n.tunConfigure(off.name, { address: '198.18.204.1', peer: '198.18.204.2', mtu: 1500 });
+  n.tunConfigure6(off.name, { address: '2001:6::1', prefix: 64 });
+  result.offload = {
+    v4: await fromLocalSender(n, off, '198.18.204.1', '198.18.204.2'),
+    v6: await fromLocalSender(n, off, '2001:6::1', '2001:6::2'),
+  };
   return result;
 }
 
@@ -170,6 +240,15 @@ function hostSide() {
       t.ok(forwarded.sameSegments, `${family}: each with its sequence number and payload`);
       t.ok(forwarded.checksumsOk, `${family}: and TCP and IP checksums that verify`);
       t.equal(forwarded.pushOnLastOnly, '0'.repeat(forwarded.segments - 1) + '1', `${family}: PSH on the last segment only`);
+    }
+    for (const family of Object.keys(FAMILIES)) {
+      const o = r.offload[family];
+      t.equal(o.bytes, o.sent, `${family} offload: every byte a local TCP sender sent through the tun was read`);
+      t.ok(o.same, `${family} offload: the same bytes in the same order`);
+      t.ok(o.split > 0, `${family} offload: the kernel handed over GSO packets (${o.split}), cut into ${o.segments} packets`);
+      t.equal(o.tooLong, 0, `${family} offload: none longer than the MTU`);
+      t.equal(o.badChecksums, 0, `${family} offload: every TCP and IP checksum verifies`);
+      t.ok(o.most <= 4, `${family} offload: never more packets at once than the batch (at most ${o.most}, in ${o.deliveries} deliveries)`);
     }
   });
 }

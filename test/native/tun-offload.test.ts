@@ -1,13 +1,15 @@
 /**
- * Which of a client's TCP segments a worker writes to its tun as one packet, and what that
- * packet is (src/native/tcp_coalesce.h): the rules of the kernel's GRO, the 64 kB and 64
- * segments of one packet, checksums verified before a segment joins, and a header the
- * kernel finishes into exactly the packet a sender of the whole would have made. That the
- * kernel takes such packets through a real tun is test/native/tun-vnet.test.ts.
+ * A tun's offloads (src/native/tun_offload.h). Written: which of a client's TCP segments a
+ * worker writes to its tun as one packet, and what that packet is: the rules of the
+ * kernel's GRO, the 64 kB and 64 segments of one packet, checksums verified before a segment
+ * joins, and a header the kernel finishes into exactly the packet a sender of the whole would
+ * have made. Read: a GSO packet cut into the segments its sender would have sent, and a
+ * checksum left partial finished. That the kernel takes and gives such packets through a
+ * real tun is test/native/tun-vnet.test.ts.
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { tcpCoalesce, type CoalescedTunWrite } from '../../src/native';
+import { tcpCoalesce, tunFinishChecksum, tunSegment, type CoalescedTunWrite } from '../../src/native';
 import {
   TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, onesSum, parseTcp, pseudoSum, tcpSegment, timestampOption, type SegmentSpec,
 } from '../helpers/tcp-packets';
@@ -131,4 +133,77 @@ t.test('IPv4 only: fragments, no DF, IP options; other protocols', async (t) => 
   short[1] = Buffer.concat([short[1], Buffer.alloc(4)]);
   t.same(runs(tcpCoalesce(short)), [1, 1, 1], 'a packet longer than its IP length says');
   t.same(runs(tcpCoalesce([Buffer.alloc(0), Buffer.from([0x45]), ...flow(2, 100)])), [1, 1, 2], 'scraps');
+});
+
+/** a GSO packet as the kernel hands it over with TSO: one header, the whole payload, the pseudo-header sum in the checksum */
+function gsoPacket(v6: boolean, payload: Buffer, mss: number, flags = TCP_ACK | TCP_PSH): { vnet: Buffer; packet: Buffer } {
+  const a = v6 ? V6 : V4;
+  const packet = tcpSegment({ ...a, sport: 5201, dport: 40000, seq: ISN, ack: 5, flags, window: 900, options: timestampOption(7, 8), payload, id: 0xfffe });
+  const ipLen = v6 ? 40 : 20;
+  packet.writeUInt16BE(pseudoSum(a.src, a.dst, packet.length - ipLen), ipLen + 16);
+  const vnet = Buffer.alloc(10);
+  vnet[0] = 1;
+  vnet[1] = v6 ? 4 : 1;
+  vnet.writeUInt16LE(ipLen + 32, 2);
+  vnet.writeUInt16LE(mss, 4);
+  vnet.writeUInt16LE(ipLen, 6);
+  vnet.writeUInt16LE(16, 8);
+  return { vnet, packet };
+}
+
+for (const v6 of [false, true]) {
+  const family = v6 ? 'IPv6' : 'IPv4';
+  t.test(`${family}: a GSO packet read from the tun is cut into the segments a sender would have sent`, async (t) => {
+    const payload = randomBytes(10 * 1400 + 321);
+    const { vnet, packet } = gsoPacket(v6, payload, 1400, TCP_ACK | TCP_PSH | TCP_FIN | 0x80);
+    const segs = tunSegment(vnet, packet, 1500)!;
+    t.equal(segs.length, 11);
+    const parsed = segs.map((s) => parseTcp(s)!);
+    t.ok(parsed.every((p) => p.checksumOk && p.ipChecksumOk), 'every segment\'s checksums verify');
+    t.same(parsed.map((p) => p.payload.length), [...Array(10).fill(1400), 321], 'MSS-sized, the rest in the last');
+    t.same(Buffer.concat(parsed.map((p) => p.payload)), payload, 'the payload, in order');
+    t.same(parsed.map((p) => p.seq), parsed.map((_, k) => (ISN + 1400 * k) >>> 0), 'sequence numbers on from the first (wrapping)');
+    t.same(parsed.map((p) => p.flags), [TCP_ACK | 0x80, ...Array(9).fill(TCP_ACK), TCP_ACK | TCP_PSH | TCP_FIN], 'CWR on the first, PSH and FIN on the last');
+    t.same(parsed.map((p) => p.window), Array(11).fill(900));
+    if (!v6) t.same(segs.map((s) => s.readUInt16BE(4)), segs.map((_, k) => (0xfffe + k) & 0xffff), 'IPv4 ids counting on from the first');
+    t.same(segs.map((s) => (v6 ? s.readUInt16BE(4) + 40 : s.readUInt16BE(2))), segs.map((s) => s.length), 'IP lengths');
+  });
+}
+
+t.test('GSO packets that are dropped rather than cut', async (t) => {
+  const ok = gsoPacket(false, randomBytes(3000), 1400);
+  t.equal(tunSegment(ok.vnet, ok.packet, 1500)?.length, 3, 'the packet as it should be');
+  t.equal(tunSegment(ok.vnet, ok.packet, 1400), null, 'segments larger than a slot');
+  const zero = Buffer.from(ok.vnet);
+  zero.writeUInt16LE(0, 4);
+  t.equal(tunSegment(zero, ok.packet, 1500), null, 'a segment size of 0');
+  const udp = Buffer.from(ok.vnet);
+  udp[1] = 5; // VIRTIO_NET_HDR_GSO_UDP_L4
+  t.equal(tunSegment(udp, ok.packet, 1500), null, 'not TCP segmentation');
+  t.equal(tunSegment(ok.vnet, ok.packet.subarray(0, 2000), 1500), null, 'shorter than its IP length');
+  const v6 = gsoPacket(true, randomBytes(3000), 1400);
+  const ext = Buffer.from(v6.packet);
+  ext[6] = 0; // hop-by-hop options first
+  t.equal(tunSegment(v6.vnet, ext, 1500), null, 'IPv6 extension headers');
+  t.equal(tunSegment(v6.vnet, ok.packet, 1500), null, 'an IPv4 packet called IPv6');
+});
+
+t.test('a partial checksum the kernel leaves is finished', async (t) => {
+  const seg = flow(1, 700)[0];
+  const want = Buffer.from(seg);
+  seg.writeUInt16BE(pseudoSum(V4.src, V4.dst, seg.length - 20), 36);
+  const vnet = Buffer.from([1, 0, 0, 0, 0, 0, 20, 0, 16, 0]);
+  t.same(tunFinishChecksum(vnet, seg), want, 'TCP: the checksum the sender would have put there');
+  const udp = Buffer.alloc(28);
+  udp[0] = 0x45;
+  udp.writeUInt16BE(28, 2);
+  udp[9] = 17;
+  udp.writeUInt16BE(8, 24);
+  // a sum that folds to 0xffff: the checksum would be 0, which UDP sends as 0xffff
+  udp.writeUInt16BE(0xffff - 8, 20);
+  const uvnet = Buffer.from([1, 0, 0, 0, 0, 0, 20, 0, 6, 0]);
+  t.equal(tunFinishChecksum(uvnet, udp)!.readUInt16BE(26), 0xffff, 'UDP: never 0');
+  const out = Buffer.from(vnet);
+  out.writeUInt16LE(seg.length - 10, 6);
+  t.equal(tunFinishChecksum(out, seg), null, 'a checksum place beyond the packet');
 });

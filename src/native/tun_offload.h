@@ -1,8 +1,11 @@
-// TCP segments coalesced for a tun with a virtio-net header (IFF_VNET_HDR): a run of
-// in-order segments of one flow, as a client's TCP sends them, becomes one large packet
-// that the kernel takes as a GSO packet, so its IP and TCP receive paths run once for the
-// run instead of once per segment (what GRO does for a network card), and the receiver
-// acknowledges the run instead of every other segment.
+// The offloads of a tun with a virtio-net header (IFF_VNET_HDR), both ways.
+// Written to it: a run of in-order segments of one flow, as a client's TCP sends them,
+// becomes one large packet that the kernel takes as a GSO packet, so its IP and TCP receive
+// paths run once for the run instead of once per segment (what GRO does for a network
+// card), and the receiver acknowledges the run instead of every other segment.
+// Read from it, with TUNSETOFFLOAD's TSO and checksum offload on: the kernel hands over a
+// TCP sender's data as packets of up to 64 kB that are cut here into the segments the
+// client gets (what TSO does in a network card), and leaves checksums to be finished here.
 #pragma once
 
 #include <sys/uio.h>
@@ -51,5 +54,27 @@ struct CoalescedWrite {
 // a checksum that does not verify, IP options or fragments). Each segment of a run has
 // its checksum verified before it joins, as the kernel would have verified it.
 void PlanCoalescedWrite(const iovec* packets, size_t n, size_t at, CoalescedWrite* out);
+
+// Finishes a checksum the kernel left partial (kVnetNeedsCsum): the sum from csum_start to
+// the end, stored at csum_start + csum_offset. false: those point outside the packet.
+bool FinishChecksum(uint8_t* p, size_t len, const VnetHdr& h);
+
+// A GSO packet read from the tun, checked: TCP over IPv4 (no options) or IPv6 (no
+// extension headers), lengths that agree, segments of at most maxSegment bytes.
+struct GsoPacket {
+  const uint8_t* p;
+  size_t len;
+  bool v6;
+  size_t ipLen;
+  size_t hdrLen;  // IP and TCP headers
+  size_t gsoSize;
+  size_t segments;
+};
+bool ParseGso(const uint8_t* p, size_t len, const VnetHdr& h, size_t maxSegment, GsoPacket* g);
+
+// Writes segment k of g at out (room for g.hdrLen + g.gsoSize bytes): the headers with
+// this segment's lengths, sequence number, IP id and flags (FIN and PSH on the last only,
+// CWR on the first only) and a whole checksum. Returns its length.
+size_t WriteSegment(const GsoPacket& g, size_t k, uint8_t* out);
 
 }  // namespace ocs

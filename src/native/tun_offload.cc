@@ -1,7 +1,10 @@
-#include "tcp_coalesce.h"
+#include "tun_offload.h"
 
 #include <netinet/in.h>
 #include <string.h>
+
+#include <algorithm>
+#include <vector>
 
 #include <napi.h>
 
@@ -25,17 +28,40 @@ inline void PutBe16(uint8_t* p, uint16_t v) {
   p[1] = static_cast<uint8_t>(v);
 }
 
-// The Internet checksum's sum, unfolded: 32-bit words in a 64-bit accumulator are the same
-// sum modulo 0xffff as 16-bit words, with the carries kept in the high bits.
+inline void PutBe32(uint8_t* p, uint32_t v) {
+  v = __builtin_bswap32(v);
+  memcpy(p, &v, 4);
+}
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the checksum below reads words in little-endian order");
+
+// The Internet checksum's sum of p[0..len) (16-bit big-endian words), added to acc,
+// unfolded. Read 8 bytes at a time in host order: the ones' complement sum of byte-swapped
+// words is the byte-swapped sum, so one swap at the end puts it in network order.
 uint64_t Sum(const uint8_t* p, size_t len, uint64_t acc) {
-  for (; len >= 4; p += 4, len -= 4) acc += Be32(p);
+  uint64_t s = 0;
+  for (; len >= 8; p += 8, len -= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    s += (v & 0xffffffff) + (v >> 32);
+  }
+  if (len >= 4) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    s += v;
+    p += 4;
+    len -= 4;
+  }
   if (len >= 2) {
-    acc += Be16(p);
+    uint16_t v;
+    memcpy(&v, p, 2);
+    s += v;
     p += 2;
     len -= 2;
   }
-  if (len) acc += static_cast<uint32_t>(p[0]) << 8;
-  return acc;
+  if (len) s += p[0];
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return acc + __builtin_bswap16(static_cast<uint16_t>(s));
 }
 
 uint16_t Fold(uint64_t s) {
@@ -169,6 +195,62 @@ void PlanCoalescedWrite(const iovec* packets, size_t n, size_t at, CoalescedWrit
   w->packets = count;
 }
 
+bool FinishChecksum(uint8_t* p, size_t len, const VnetHdr& h) {
+  size_t start = h.csum_start, at = start + h.csum_offset;
+  if (start >= len || at + 2 > len) return false;
+  // 0 and 0xffff are the same in ones' complement; UDP must not send 0 (no checksum)
+  uint16_t c = static_cast<uint16_t>(~Fold(Sum(p + start, len - start, 0)));
+  PutBe16(p + at, c ? c : 0xffff);
+  return true;
+}
+
+bool ParseGso(const uint8_t* p, size_t len, const VnetHdr& h, size_t maxSegment, GsoPacket* g) {
+  if (len < 40 || h.gso_size == 0) return false;
+  if (h.gso_type == kVnetGsoTcpV4) {
+    if (p[0] != 0x45 || Be16(p + 2) != len || p[9] != IPPROTO_TCP || (Be16(p + 6) & 0x3fff) != 0) return false;
+    g->v6 = false;
+    g->ipLen = 20;
+  } else if (h.gso_type == kVnetGsoTcpV6) {
+    if (len < 60 || (p[0] >> 4) != 6 || Be16(p + 4) + 40u != len || p[6] != IPPROTO_TCP) return false;
+    g->v6 = true;
+    g->ipLen = 40;
+  } else {
+    return false;
+  }
+  size_t tcpLen = static_cast<size_t>(p[g->ipLen + 12] >> 4) * 4;
+  g->hdrLen = g->ipLen + tcpLen;
+  if (tcpLen < 20 || g->hdrLen >= len || g->hdrLen + h.gso_size > maxSegment) return false;
+  g->p = p;
+  g->len = len;
+  g->gsoSize = h.gso_size;
+  g->segments = (len - g->hdrLen + g->gsoSize - 1) / g->gsoSize;
+  return true;
+}
+
+size_t WriteSegment(const GsoPacket& g, size_t k, uint8_t* out) {
+  constexpr uint8_t kFin = 0x01, kCwr = 0x80;
+  size_t off = k * g.gsoSize;
+  size_t payload = std::min(g.gsoSize, g.len - g.hdrLen - off);
+  memcpy(out, g.p, g.hdrLen);
+  memcpy(out + g.hdrLen, g.p + g.hdrLen + off, payload);
+  uint8_t* th = out + g.ipLen;
+  size_t tcpBytes = g.hdrLen - g.ipLen + payload;
+  if (g.v6) {
+    PutBe16(out + 4, static_cast<uint16_t>(tcpBytes));
+  } else {
+    PutBe16(out + 2, static_cast<uint16_t>(g.hdrLen + payload));
+    PutBe16(out + 4, static_cast<uint16_t>(Be16(g.p + 4) + k));
+    PutBe16(out + 10, 0);
+    PutBe16(out + 10, static_cast<uint16_t>(~Fold(Sum(out, 20, 0))));
+  }
+  PutBe32(th + 4, Be32(th + 4) + static_cast<uint32_t>(off));
+  if (k + 1 < g.segments) th[13] &= static_cast<uint8_t>(~(kFin | kPsh));
+  if (k > 0) th[13] &= static_cast<uint8_t>(~kCwr);
+  PutBe16(th + 16, 0);
+  PutBe16(th + 16, static_cast<uint16_t>(~Fold(Sum(th, tcpBytes, PseudoSum(out, g.v6, static_cast<uint32_t>(tcpBytes))))));
+  return g.hdrLen + payload;
+}
+
 namespace {
 
 // For tests: the writes PacketIO would make to a tun with a virtio-net header for these
@@ -203,10 +285,54 @@ Napi::Value TcpCoalesce(const Napi::CallbackInfo& info) {
   return out;
 }
 
+bool VnetArg(const Napi::CallbackInfo& info, VnetHdr* h, const uint8_t** p, size_t* len) {
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsBuffer() || info[0].As<Napi::Buffer<uint8_t>>().Length() != sizeof(VnetHdr)) {
+    ThrowType(info.Env(), "usage: (vnet: a 10-byte Buffer, packet: Buffer, ...)");
+    return false;
+  }
+  memcpy(h, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(VnetHdr));
+  *p = info[1].As<Napi::Buffer<uint8_t>>().Data();
+  *len = info[1].As<Napi::Buffer<uint8_t>>().Length();
+  return true;
+}
+
+// For tests: what PacketIO makes of a GSO packet it reads (null: one it drops).
+Napi::Value TunSegment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  VnetHdr h;
+  const uint8_t* p;
+  size_t len;
+  int64_t maxSegment;
+  if (!VnetArg(info, &h, &p, &len) || !ArgInt(info, 2, "maxSegment", 1, 65535, &maxSegment)) return env.Undefined();
+  GsoPacket g;
+  if (!ParseGso(p, len, h, static_cast<size_t>(maxSegment), &g)) return env.Null();
+  Napi::Array out = Napi::Array::New(env, g.segments);
+  std::vector<uint8_t> seg(g.hdrLen + g.gsoSize);
+  for (size_t k = 0; k < g.segments; k++) {
+    size_t n = WriteSegment(g, k, seg.data());
+    out.Set(static_cast<uint32_t>(k), Napi::Buffer<uint8_t>::Copy(env, seg.data(), n));
+  }
+  return out;
+}
+
+// For tests: a packet with the checksum the kernel left partial finished (null: refused).
+Napi::Value TunFinishChecksum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  VnetHdr h;
+  const uint8_t* p;
+  size_t len;
+  if (!VnetArg(info, &h, &p, &len)) return env.Undefined();
+  auto copy = Napi::Buffer<uint8_t>::Copy(env, p, len);
+  if (!FinishChecksum(copy.Data(), len, h)) return env.Null();
+  return copy;
+}
+
 }  // namespace
 
-void InitTcpCoalesce(Napi::Env env, Napi::Object exports) {
+void InitTunOffload(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpCoalesce", Napi::Function::New(env, TcpCoalesce, "tcpCoalesce"));
+  exports.Set("tunSegment", Napi::Function::New(env, TunSegment, "tunSegment"));
+  exports.Set("tunFinishChecksum", Napi::Function::New(env, TunFinishChecksum, "tunFinishChecksum"));
 }
 
 }  // namespace ocs
