@@ -11,6 +11,7 @@ import type { ServerStats } from './server-stats';
 import { BOOKKEEPING_DELAY_MS, type MainSession, type SessionEnd, type SessionTable } from './sessions';
 import { terminateSession } from './terminate';
 import { tunCounters, tunMtu } from './tun-stats';
+import { askWorker, sessionTraffic } from './session-counters';
 import { maxStats, snapshotOf, userInfo, type SessionSnapshot } from './user-info';
 import type { WorkerPool } from './workers';
 import type { Cluster } from './cluster/cluster';
@@ -193,10 +194,9 @@ export class ControlService {
     return out;
   }
 
-  /** Kernel counters when readable; otherwise what the worker last reported. */
+  /** What the worker last reported, held to the kernel's counters (src/main/session-counters.ts). */
   private refreshCounters(s: MainSession, snap: SessionSnapshot): SessionSnapshot {
-    const k = tunCounters(s.tunName);
-    snap.stats = maxStats(snap.stats, k ?? snap.info?.stats);
+    snap.stats = maxStats(snap.stats, sessionTraffic(tunCounters(s.tunName), snap.info?.stats));
     return snap;
   }
 
@@ -208,15 +208,11 @@ export class ControlService {
       if (!w) return;
       for (let i = 0; i < ss.length; i += SESSION_INFO_BATCH) {
         const ids = ss.slice(i, i + SESSION_INFO_BATCH).map((s) => s.sessionId);
-        try {
-          const r = await w.channel.request<'session.info', WorkerToMain['session.info.reply']>('session.info', { sessionIds: ids }, undefined, WORKER_ANSWER_MS);
-          for (const info of r.body.sessions) {
-            const s = this.c.sessions.get(info.sessionId);
-            const snap = s && s.workerId === workerId ? this.settle(s) : undefined;
-            if (snap) snap.info = info;
-          }
-        } catch {
-          // a worker that cannot answer now is shown with what it said before
+        // a worker that cannot answer now is shown with what it said before
+        for (const info of await askWorker(w, ids, WORKER_ANSWER_MS)) {
+          const s = this.c.sessions.get(info.sessionId);
+          const snap = s && s.workerId === workerId ? this.settle(s) : undefined;
+          if (snap) snap.info = info;
         }
       }
     }));

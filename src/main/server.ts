@@ -11,6 +11,7 @@ import { SessionTimers } from './session-timers';
 import { Scripts, type ScriptSession } from './scripts';
 import { causeFromWorker, terminateSession } from './terminate';
 import { tunCounters } from './tun-stats';
+import { askWorker, sessionTraffic } from './session-counters';
 import { closeFd, closeFdAsync, seqpacketPair, tunOpen, type AcceptedTcp, type TunDevice } from '../native';
 import { readProxyHeader } from './proxy-reader';
 import { clientFacing, tlsSettings } from './client-facing';
@@ -85,6 +86,8 @@ async function bindAll(hosts: (string | undefined)[], bind: (h: string | undefin
 const MAX_PROXY_PENDING = 1024;
 
 const VERSION = 'ocserv-ts 0.1.0';
+/** how long an accounting report waits for the worker's counters before going with the kernel's */
+const INTERIM_ANSWER_MS = 1000;
 /** ends that leave nothing to come back to: the cookie goes too (and accounting sends its Stop) */
 const SPENDING_CAUSES = new Set<TerminateCause>(['admin-reset', 'admin-reboot', 'idle-timeout', 'session-timeout']);
 const scriptSettings = (c: Config) => ({ connect: c.connectScript, disconnect: c.disconnectScript, hostUpdate: c.hostUpdateScript });
@@ -155,7 +158,10 @@ export class MainServer {
       log: o.log,
       sessions: this.sessions,
       terminate: (s, reason, cause) => this.terminate(s, reason, cause),
-      report: (s, stats) => this.secmod.channel?.send('session.stats', { cookie: s.cookie, stats }),
+      report: (s, kernel) => void this.interimCounters(s, kernel).then((stats) => {
+        // an answer that comes after the session ended would follow its Stop
+        if (this.sessions.get(s.sessionId) === s) this.secmod.channel?.send('session.stats', { cookie: s.cookie, stats });
+      }),
     });
   }
 
@@ -621,13 +627,21 @@ export class MainServer {
     };
   }
 
+  /** An accounting report's counters: the worker asked for its count, held to the kernel's. */
+  private async interimCounters(s: MainSession, kernel: SessionStats): Promise<SessionStats> {
+    const w = this.workers?.get(s.workerId);
+    const info = w ? await askWorker(w, [s.sessionId], INTERIM_ANSWER_MS) : [];
+    return sessionTraffic(kernel, info.find((i) => i.sessionId === s.sessionId)?.stats)!;
+  }
+
   /**
-   * A tunnel is over. The kernel's counters of its tun are the exact traffic (read before
-   * the device goes); the worker's figures stand in if the device is already gone.
+   * A tunnel is over. Its traffic is the worker's count held to the kernel's counters of its
+   * tun, read before the device goes (src/main/session-counters.ts); the worker's figures
+   * alone if the device is already gone.
    */
   private endSession(s: MainSession, reason: string, logout: boolean, workerStats: SessionStats): void {
     s.announce?.();
-    const stats = tunCounters(s.tunName) ?? workerStats;
+    const stats = sessionTraffic(tunCounters(s.tunName), workerStats)!;
     const cause = s.endCause ?? causeFromWorker(reason, logout);
     // main's own decisions (administrator, timeouts) spend the cookie; a replaced tunnel never does
     const spent = cause === 'replaced' ? false : logout || SPENDING_CAUSES.has(cause);

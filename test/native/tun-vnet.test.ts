@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { insideNetns, reportFromNetns, runInNetns } from '../helpers/in-netns';
+import { until } from '../helpers/wait';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, parseTcp, tcpSegment, type ParsedSegment } from '../helpers/tcp-packets';
 
 const MSS = 1300;
@@ -24,13 +25,6 @@ else hostSide();
 
 type Native = typeof import('../../src/native/index');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> {
-  for (let waited = 0; !ok(); waited += 10) {
-    if (waited > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** Every packet a PacketIO on this tun reads, parsed (null: not TCP); and what was not IP at all. */
 function reader(n: Native, fd: number) {
@@ -76,7 +70,7 @@ async function toLocalSocket(n: Native, tun: { fd: number; name: string }, f: ty
   const ISN = 0xfffff000; // the sequence numbers wrap within the connection
   const mssOption = Buffer.from([2, 4, MSS >> 8, MSS & 0xff]);
   io.write(tcpSegment({ src: f.peer, dst: f.local, sport: 40000, dport: port, seq: ISN, flags: TCP_SYN, window: 65535, options: mssOption }));
-  await until('the SYN-ACK', () => got.some((s) => s.flags === (TCP_SYN | TCP_ACK)));
+  await until('the SYN-ACK', () => got.some((s) => s.flags === (TCP_SYN | TCP_ACK)), 3000);
   const synAck = got.find((s) => s.flags === (TCP_SYN | TCP_ACK))!;
   const ack = (synAck.seq + 1) >>> 0;
   let seq = (ISN + 1) >>> 0;
@@ -95,11 +89,11 @@ async function toLocalSocket(n: Native, tun: { fd: number; name: string }, f: ty
     segments += segs.length;
     off += chunk.length;
     seq = (seq + chunk.length) >>> 0;
-    await until('the acknowledgement of a run', () => acked(seq));
+    await until('the acknowledgement of a run', () => acked(seq), 3000);
   }
   const rx = rxPackets(tun.name) - rx0;
   io.write(tcpSegment({ src: f.peer, dst: f.local, sport: 40000, dport: port, seq, ack, window: 65535, flags: TCP_ACK | TCP_FIN }));
-  await until('the end of the stream', () => ended);
+  await until('the end of the stream', () => ended, 3000);
   const stats = io.stats();
   io.close();
   server.close();
