@@ -435,6 +435,12 @@ size_t PacketIO::ReadBatchRead(int* err, bool* eof) {
       }
       n -= sizeof(vh);
       size_t len = static_cast<size_t>(n);
+      // the kernel reports a packet's whole length even when it did not fit what was given
+      if (len > room + kGsoTail) {
+        drops_++;
+        oversized_ = true;
+        continue;
+      }
       if (vh.gso_type != kVnetGsoNone) {
         memcpy(gsoBuf_.get(), p, std::min(len, room));
         count = SplitGso(vh, len, count);

@@ -285,45 +285,46 @@ Napi::Value TcpCoalesce(const Napi::CallbackInfo& info) {
   return out;
 }
 
-bool VnetArg(const Napi::CallbackInfo& info, VnetHdr* h, const uint8_t** p, size_t* len) {
+// The (vnet header, packet) arguments of the test functions below.
+struct VnetInput {
+  VnetHdr h;
+  const uint8_t* p;
+  size_t len;
+};
+
+bool VnetArg(const Napi::CallbackInfo& info, VnetInput* in) {
   if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsBuffer() || info[0].As<Napi::Buffer<uint8_t>>().Length() != sizeof(VnetHdr)) {
     ThrowType(info.Env(), "usage: (vnet: a 10-byte Buffer, packet: Buffer, ...)");
     return false;
   }
-  memcpy(h, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(VnetHdr));
-  *p = info[1].As<Napi::Buffer<uint8_t>>().Data();
-  *len = info[1].As<Napi::Buffer<uint8_t>>().Length();
+  memcpy(&in->h, info[0].As<Napi::Buffer<uint8_t>>().Data(), sizeof(VnetHdr));
+  in->p = info[1].As<Napi::Buffer<uint8_t>>().Data();
+  in->len = info[1].As<Napi::Buffer<uint8_t>>().Length();
   return true;
 }
 
 // For tests: what PacketIO makes of a GSO packet it reads (null: one it drops).
 Napi::Value TunSegment(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  VnetHdr h;
-  const uint8_t* p;
-  size_t len;
+  VnetInput in;
   int64_t maxSegment;
-  if (!VnetArg(info, &h, &p, &len) || !ArgInt(info, 2, "maxSegment", 1, 65535, &maxSegment)) return env.Undefined();
+  if (!VnetArg(info, &in) || !ArgInt(info, 2, "maxSegment", 1, 65535, &maxSegment)) return info.Env().Undefined();
   GsoPacket g;
-  if (!ParseGso(p, len, h, static_cast<size_t>(maxSegment), &g)) return env.Null();
-  Napi::Array out = Napi::Array::New(env, g.segments);
+  if (!ParseGso(in.p, in.len, in.h, static_cast<size_t>(maxSegment), &g)) return info.Env().Null();
+  Napi::Array out = Napi::Array::New(info.Env(), g.segments);
   std::vector<uint8_t> seg(g.hdrLen + g.gsoSize);
   for (size_t k = 0; k < g.segments; k++) {
     size_t n = WriteSegment(g, k, seg.data());
-    out.Set(static_cast<uint32_t>(k), Napi::Buffer<uint8_t>::Copy(env, seg.data(), n));
+    out.Set(static_cast<uint32_t>(k), Napi::Buffer<uint8_t>::Copy(info.Env(), seg.data(), n));
   }
   return out;
 }
 
 // For tests: a packet with the checksum the kernel left partial finished (null: refused).
 Napi::Value TunFinishChecksum(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  VnetHdr h;
-  const uint8_t* p;
-  size_t len;
-  if (!VnetArg(info, &h, &p, &len)) return env.Undefined();
-  auto copy = Napi::Buffer<uint8_t>::Copy(env, p, len);
-  if (!FinishChecksum(copy.Data(), len, h)) return env.Null();
+  VnetInput in;
+  if (!VnetArg(info, &in)) return info.Env().Undefined();
+  auto copy = Napi::Buffer<uint8_t>::Copy(info.Env(), in.p, in.len);
+  if (!FinishChecksum(copy.Data(), in.len, in.h)) return info.Env().Null();
   return copy;
 }
 

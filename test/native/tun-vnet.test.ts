@@ -8,6 +8,7 @@
  * segments of at most the MTU with checksums that verify, however the kernel packed it.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { insideNetns, reportFromNetns, runInNetns } from '../helpers/in-netns';
@@ -46,13 +47,30 @@ function reader(n: Native, fd: number) {
   return { io, got, notIp: () => notIp };
 }
 
+/**
+ * Sends, and sends again every 300 ms until done: a receiver whose socket has not been read
+ * yet (a loaded machine) may have a closed window and drop what comes, as a sender's
+ * retransmissions would cover.
+ */
+async function deliver(what: string, send: () => void, done: () => boolean): Promise<void> {
+  let last = 0;
+  await until(what, () => {
+    if (done()) return true;
+    if (Date.now() - last >= 300) {
+      send();
+      last = Date.now();
+    }
+    return false;
+  }, 15_000);
+}
+
 const rxPackets = (dev: string) => Number(readFileSync(`/sys/class/net/${dev}/statistics/rx_packets`, 'utf8'));
 
 /** seq + i segments of MSS bytes from data, the last of the run with PSH */
-function run(f: typeof FAMILIES.v4, dst: string, dport: number, seq: number, ack: number, data: Buffer): Buffer[] {
+function run(f: typeof FAMILIES.v4, dst: string, dport: number, seq: number, ack: number, data: Buffer, sport = 40000): Buffer[] {
   const n = Math.ceil(data.length / MSS);
   return Array.from({ length: n }, (_, i) => tcpSegment({
-    src: f.peer, dst, sport: 40000, dport, seq: (seq + i * MSS) >>> 0, ack, window: 65535, id: i,
+    src: f.peer, dst, sport, dport, seq: (seq + i * MSS) >>> 0, ack, window: 65535, id: i,
     flags: i === n - 1 ? TCP_ACK | TCP_PSH : TCP_ACK, payload: data.subarray(i * MSS, (i + 1) * MSS),
   }));
 }
@@ -66,40 +84,45 @@ async function toLocalSocket(n: Native, tun: { fd: number; name: string }, f: ty
   let ended = false;
   const server = net.createServer((c) => c.on('data', (d) => { received.update(d); bytes += d.length; }).on('end', () => { ended = true; c.end(); }));
   await new Promise<void>((r) => server.listen(port, f.local, r));
-  const { io, got, notIp } = reader(n, tun.fd);
+  const { io, got: all, notIp } = reader(n, tun.fd);
+  // a port of this connection's own: the previous one's last packets may still come
+  const sport = isIPv6(f.local) ? 40006 : 40004;
+  const mine = (s: ParsedSegment) => s.sport === port && s.dport === sport;
+  const got = { some: (p: (s: ParsedSegment) => boolean) => all.some((s) => mine(s) && p(s)), find: (p: (s: ParsedSegment) => boolean) => all.find((s) => mine(s) && p(s)), last: () => all.filter(mine).pop()! };
   const ISN = 0xfffff000; // the sequence numbers wrap within the connection
   const mssOption = Buffer.from([2, 4, MSS >> 8, MSS & 0xff]);
-  io.write(tcpSegment({ src: f.peer, dst: f.local, sport: 40000, dport: port, seq: ISN, flags: TCP_SYN, window: 65535, options: mssOption }));
-  await until('the SYN-ACK', () => got.some((s) => s.flags === (TCP_SYN | TCP_ACK)), 3000);
+  await deliver('the SYN-ACK', () => io.write(tcpSegment({ src: f.peer, dst: f.local, sport, dport: port, seq: ISN, flags: TCP_SYN, window: 65535, options: mssOption })),
+    () => got.some((s) => s.flags === (TCP_SYN | TCP_ACK)));
   const synAck = got.find((s) => s.flags === (TCP_SYN | TCP_ACK))!;
   const ack = (synAck.seq + 1) >>> 0;
   let seq = (ISN + 1) >>> 0;
-  io.write(tcpSegment({ src: f.peer, dst: f.local, sport: 40000, dport: port, seq, ack, window: 65535 }));
+  io.write(tcpSegment({ src: f.peer, dst: f.local, sport, dport: port, seq, ack, window: 65535 }));
   const data = randomBytes(120 * MSS - 500); // three runs of 40, the last one short
   const rx0 = rxPackets(tun.name);
   let segments = 0;
-  const acked = (upTo: number) => got.some((s) => s.flags & TCP_ACK && ((s.ack - upTo) | 0) >= 0);
+  const acked = (upTo: number) => got.some((s) => (s.flags & TCP_ACK) !== 0 && ((s.ack - upTo) | 0) >= 0);
   for (let off = 0; off < data.length;) {
     // within the window the socket last advertised, at most 40 segments at once
-    const last = got[got.length - 1];
+    const last = got.last();
     const room = Math.min(40 * MSS, ((last.ack + last.window - seq) | 0), data.length - off);
     const chunk = data.subarray(off, off + Math.max(room, MSS));
-    const segs = run(f, f.local, port, seq, ack, chunk);
-    io.writeMany(segs);
-    segments += segs.length;
+    const segs = run(f, f.local, port, seq, ack, chunk, sport);
+    const end = (seq + chunk.length) >>> 0;
+    await deliver('the acknowledgement of a run', () => {
+      io.writeMany(segs);
+      segments += segs.length;
+    }, () => acked(end));
     off += chunk.length;
-    seq = (seq + chunk.length) >>> 0;
-    await until('the acknowledgement of a run', () => acked(seq), 3000);
+    seq = end;
   }
   const rx = rxPackets(tun.name) - rx0;
-  io.write(tcpSegment({ src: f.peer, dst: f.local, sport: 40000, dport: port, seq, ack, window: 65535, flags: TCP_ACK | TCP_FIN }));
-  await until('the end of the stream', () => ended, 3000);
+  await deliver('the end of the stream', () => io.write(tcpSegment({ src: f.peer, dst: f.local, sport, dport: port, seq, ack, window: 65535, flags: TCP_ACK | TCP_FIN })), () => ended);
   const stats = io.stats();
   io.close();
   server.close();
   return {
     sent: data.length, bytes, same: received.digest('hex') === createHash('sha256').update(data).digest('hex'),
-    segments, rx, coalesced: stats.coalesced, notIp: notIp(), badChecksums: got.filter((s) => !s.checksumOk).length,
+    segments, rx, coalesced: stats.coalesced, notIp: notIp(), badChecksums: all.filter((s) => !s.checksumOk).length,
   };
 }
 
