@@ -631,7 +631,7 @@ export class MainServer {
   private async interimCounters(s: MainSession, kernel: SessionStats): Promise<SessionStats> {
     const w = this.workers?.get(s.workerId);
     const info = w ? await askWorker(w, [s.sessionId], INTERIM_ANSWER_MS) : [];
-    return sessionTraffic(kernel, info.find((i) => i.sessionId === s.sessionId)?.stats)!;
+    return sessionTraffic(kernel, info.find((i) => i.sessionId === s.sessionId)?.stats);
   }
 
   /**
@@ -641,7 +641,7 @@ export class MainServer {
    */
   private endSession(s: MainSession, reason: string, logout: boolean, workerStats: SessionStats): void {
     s.announce?.();
-    const stats = sessionTraffic(tunCounters(s.tunName), workerStats)!;
+    const stats = sessionTraffic(tunCounters(s.tunName), workerStats);
     const cause = s.endCause ?? causeFromWorker(reason, logout);
     // main's own decisions (administrator, timeouts) spend the cookie; a replaced tunnel never does
     const spent = cause === 'replaced' ? false : logout || SPENDING_CAUSES.has(cause);

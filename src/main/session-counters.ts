@@ -24,6 +24,9 @@ function held(kernelBytes: number, kernelPackets: number, workerBytes: number, w
   return [bytes, packets];
 }
 
+export function sessionTraffic(kernel: SessionStats, worker: SessionStats | undefined): SessionStats;
+export function sessionTraffic(kernel: SessionStats | undefined, worker: SessionStats): SessionStats;
+export function sessionTraffic(kernel: SessionStats | undefined, worker: SessionStats | undefined): SessionStats | undefined;
 export function sessionTraffic(kernel: SessionStats | undefined, worker: SessionStats | undefined): SessionStats | undefined {
   if (!kernel || !worker) return kernel ?? worker;
   const [rxBytes, rxPackets] = held(kernel.rxBytes, kernel.rxPackets, worker.rxBytes, worker.rxPackets);
@@ -31,7 +34,7 @@ export function sessionTraffic(kernel: SessionStats | undefined, worker: Session
   return { rxBytes, txBytes, rxPackets, txPackets };
 }
 
-export type SessionInfo = WorkerToMain['session.info.reply']['sessions'][number];
+type SessionInfo = WorkerToMain['session.info.reply']['sessions'][number];
 
 /** What a worker says of these sessions now ([] when it does not answer within ms). */
 export async function askWorker(w: WorkerProc, sessionIds: number[], ms: number): Promise<SessionInfo[]> {

@@ -79,4 +79,18 @@ bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name,
   return true;
 }
 
+bool OptBool(Napi::Env env, Napi::Object opts, const char* key, bool def, bool* out) {
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined()) {
+    *out = def;
+    return true;
+  }
+  if (!v.IsBoolean()) {
+    ThrowType(env, std::string("opts.") + key + " must be a boolean");
+    return false;
+  }
+  *out = v.As<Napi::Boolean>().Value();
+  return true;
+}
+
 }  // namespace ocs

@@ -25,5 +25,7 @@ bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name,
 bool ArgFd(const Napi::CallbackInfo& info, size_t i, int* out);
 bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name,
                std::string* out);
+// opts[key] as a boolean: def when absent, a TypeError naming opts.key otherwise.
+bool OptBool(Napi::Env env, Napi::Object opts, const char* key, bool def, bool* out);
 
 }  // namespace ocs

@@ -76,20 +76,6 @@ bool OptSize(Napi::Env env, Napi::Object opts, const char* key, bool required, s
   return true;
 }
 
-bool OptBool(Napi::Env env, Napi::Object opts, const char* key, bool def, bool* out) {
-  Napi::Value v = opts.Get(key);
-  if (v.IsUndefined()) {
-    *out = def;
-    return true;
-  }
-  if (!v.IsBoolean()) {
-    ThrowType(env, std::string("opts.") + key + " must be a boolean");
-    return false;
-  }
-  *out = v.As<Napi::Boolean>().Value();
-  return true;
-}
-
 bool OptFn(Napi::Env env, Napi::Object cb, const char* key, bool required,
            Napi::FunctionReference* out) {
   Napi::Value v = cb.Get(key);
@@ -210,9 +196,11 @@ PacketIO::PacketIO(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketIO>(
     ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     vnet_ = ioctl(fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) != 0;
-    if (vnet_) coalesce_ = std::make_unique<CoalescedWrite>();
-    // not zeroed: its pages cost nothing until a packet larger than a slot arrives
-    if (vnet_) gsoBuf_.reset(new uint8_t[maxPacket_ + 1 + kGsoTail]);
+    if (vnet_) {
+      coalesce_ = std::make_unique<CoalescedWrite>();
+      // not zeroed: its pages cost nothing until a packet larger than a slot arrives
+      gsoBuf_.reset(new uint8_t[maxPacket_ + 1 + kGsoTail]);
+    }
   }
 
   uv_loop_t* loop = nullptr;
@@ -731,9 +719,8 @@ int PacketIO::SendFromJs(const uint8_t* data, size_t len, const int* fds, size_t
                          int* err) {
   if (mode_ == Mode::kRead) {
     ssize_t r;
-    VnetHdr vh;
-    memset(&vh, 0, sizeof(vh));
-    iovec iov[2] = {{&vh, sizeof(vh)}, {const_cast<uint8_t*>(data), len}};
+    static const VnetHdr kPlain{};  // a packet as it is: no offload asked of the kernel
+    iovec iov[2] = {{const_cast<VnetHdr*>(&kPlain), sizeof(kPlain)}, {const_cast<uint8_t*>(data), len}};
     do {
       r = vnet_ ? writev(fd_, iov, 2) : write(fd_, data, len);
     } while (r < 0 && errno == EINTR);
@@ -965,7 +952,7 @@ Napi::Value PacketIO::SendBatch(Napi::Env env, size_t n) {
       }
     }
   }
-  if (mode_ == Mode::kRead && coalesce_ && coalescing_) {
+  if (mode_ == Mode::kRead && coalesce_) {
     i = WriteCoalesced(env, n, &done);
     if (env.IsExceptionPending()) return env.Undefined();
   }
@@ -1005,7 +992,7 @@ size_t PacketIO::WriteCoalesced(Napi::Env env, size_t n, uint32_t* written) {
     } while (r < 0 && errno == EINTR);
     if (r < 0 && errno != EAGAIN && errno != ENOBUFS) {
       // a kernel that will not take the coalesced packet: each segment as it came, from now on
-      coalescing_ = false;
+      coalesce_.reset();
       return i;
     }
     if (r < 0) {

@@ -137,8 +137,8 @@ class PacketIO : public Napi::ObjectWrap<PacketIO> {
   uint64_t segmented_ = 0;
   // packets that went to the tun within coalesced writes
   uint64_t coalesced_ = 0;
-  bool vnet_ = false;        // a tun with IFF_VNET_HDR
-  bool coalescing_ = true;   // until the kernel refuses a coalesced write
+  bool vnet_ = false;  // a tun with IFF_VNET_HDR
+  // a tun with IFF_VNET_HDR, until the kernel refuses a coalesced write
   std::unique_ptr<CoalescedWrite> coalesce_;
   // a tun with TSO: where a read larger than a slot goes (a slot's worth, then kGsoTail)
   static constexpr size_t kGsoTail = 65536 + 256;

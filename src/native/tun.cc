@@ -14,7 +14,6 @@
 
 #include <cctype>
 #include <string>
-#include <utility>
 
 #include "errors.h"
 #include "fd_util.h"
@@ -67,11 +66,7 @@ Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   bool vnetHdr = false, offload = false;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
-    for (auto [key, out] : {std::pair<const char*, bool*>{"vnetHdr", &vnetHdr}, {"offload", &offload}}) {
-      Napi::Value v = o.Get(key);
-      if (!v.IsUndefined() && !v.IsBoolean()) return ThrowType(env, std::string("opts.") + key + " must be a boolean");
-      *out = v.IsBoolean() && v.As<Napi::Boolean>().Value();
-    }
+    if (!OptBool(env, o, "vnetHdr", false, &vnetHdr) || !OptBool(env, o, "offload", false, &offload)) return env.Undefined();
   }
   if (offload && !vnetHdr) return ThrowType(env, "opts.offload needs opts.vnetHdr");
   if (vnetHdr) ifr.ifr_flags |= IFF_VNET_HDR;

@@ -83,29 +83,36 @@ uint64_t PseudoSum(const uint8_t* ip, bool v6, uint32_t tcpBytes) {
   return (v6 ? Sum(ip + 8, 32, 0) : Sum(ip + 12, 8, 0)) + IPPROTO_TCP + tcpBytes;
 }
 
-// A segment that may be part of a run: TCP with data, only ACK (and PSH) set, no IP
-// options, not a fragment; IPv4 with DF, so that the IDs the kernel gives the segments
-// when it cuts the packet again do not matter.
-bool Parse(const iovec& v, Segment* s) {
-  const uint8_t* p = static_cast<const uint8_t*>(v.iov_base);
-  size_t len = v.iov_len;
+// TCP over IPv4 without options or over IPv6 without extension headers, the IP length
+// agreeing with len and the TCP header within it: the headers' lengths, or false.
+bool TcpHeaders(const uint8_t* p, size_t len, bool* v6, size_t* ipLen, size_t* tcpLen) {
   if (len < 40) return false;
   if (p[0] == 0x45) {
-    if (Be16(p + 2) != len || Be16(p + 6) != 0x4000 || p[9] != IPPROTO_TCP) return false;
-    if (Fold(Sum(p, 20, 0)) != 0xffff) return false;
-    s->v6 = false;
-    s->ipLen = 20;
+    if (Be16(p + 2) != len || p[9] != IPPROTO_TCP) return false;
+    *v6 = false;
+    *ipLen = 20;
   } else if ((p[0] >> 4) == 6) {
     if (len < 60 || Be16(p + 4) + 40u != len || p[6] != IPPROTO_TCP) return false;
-    s->v6 = true;
-    s->ipLen = 40;
+    *v6 = true;
+    *ipLen = 40;
   } else {
     return false;
   }
+  *tcpLen = static_cast<size_t>(p[*ipLen + 12] >> 4) * 4;
+  return *tcpLen >= 20 && *ipLen + *tcpLen <= len;
+}
+
+// A segment that may be part of a run: TCP with data, only ACK (and PSH) set; IPv4 with DF
+// and not a fragment, so that the IDs the kernel gives the segments when it cuts the packet
+// again do not matter.
+bool Parse(const iovec& v, Segment* s) {
+  const uint8_t* p = static_cast<const uint8_t*>(v.iov_base);
+  size_t len = v.iov_len;
+  if (!TcpHeaders(p, len, &s->v6, &s->ipLen, &s->tcpLen)) return false;
+  if (!s->v6 && Be16(p + 6) != 0x4000) return false;
   const uint8_t* t = p + s->ipLen;
-  s->tcpLen = static_cast<size_t>(t[12] >> 4) * 4;
-  if (s->tcpLen < 20 || (t[12] & 0x0f) != 0 || s->ipLen + s->tcpLen >= len) return false;
   s->flags = t[13];
+  if ((t[12] & 0x0f) != 0 || s->ipLen + s->tcpLen == len) return false;
   if ((s->flags & ~(kAck | kPsh)) != 0 || !(s->flags & kAck)) return false;
   s->p = p;
   s->len = len;
@@ -113,9 +120,23 @@ bool Parse(const iovec& v, Segment* s) {
   return true;
 }
 
+// The segment's checksums (IPv4 header and TCP) verify.
 bool ChecksumOk(const Segment& s) {
+  if (!s.v6 && Fold(Sum(s.p, 20, 0)) != 0xffff) return false;
   size_t tcpBytes = s.len - s.ipLen;
   return Fold(Sum(s.p + s.ipLen, tcpBytes, PseudoSum(s.p, s.v6, static_cast<uint32_t>(tcpBytes)))) == 0xffff;
+}
+
+// The IP length field for tcpBytes of TCP header and data, and for IPv4 the header
+// checksum over it (the id, when it changes, is set before).
+void SetLengths(uint8_t* ip, bool v6, size_t ipLen, size_t tcpBytes) {
+  if (v6) {
+    PutBe16(ip + 4, static_cast<uint16_t>(tcpBytes));
+    return;
+  }
+  PutBe16(ip + 2, static_cast<uint16_t>(ipLen + tcpBytes));
+  PutBe16(ip + 10, 0);
+  PutBe16(ip + 10, static_cast<uint16_t>(~Fold(Sum(ip, 20, 0))));
 }
 
 // Whether c continues the run that began with h and so far ends with last, `payload` bytes
@@ -171,13 +192,7 @@ void PlanCoalescedWrite(const iovec* packets, size_t n, size_t at, CoalescedWrit
   memcpy(ip, h.p, hdrLen);
   th[13] = last.flags;
   uint32_t tcpBytes = static_cast<uint32_t>(h.tcpLen + payload);
-  if (h.v6) {
-    PutBe16(ip + 4, static_cast<uint16_t>(tcpBytes));
-  } else {
-    PutBe16(ip + 2, static_cast<uint16_t>(hdrLen + payload));
-    PutBe16(ip + 10, 0);
-    PutBe16(ip + 10, static_cast<uint16_t>(~Fold(Sum(ip, 20, 0))));
-  }
+  SetLengths(ip, h.v6, h.ipLen, tcpBytes);
   // for the kernel to finish (kVnetNeedsCsum): the pseudo-header's sum, not inverted
   PutBe16(th + 16, Fold(PseudoSum(ip, h.v6, tcpBytes)));
   w->vnet.flags = kVnetNeedsCsum;
@@ -205,21 +220,12 @@ bool FinishChecksum(uint8_t* p, size_t len, const VnetHdr& h) {
 }
 
 bool ParseGso(const uint8_t* p, size_t len, const VnetHdr& h, size_t maxSegment, GsoPacket* g) {
-  if (len < 40 || h.gso_size == 0) return false;
-  if (h.gso_type == kVnetGsoTcpV4) {
-    if (p[0] != 0x45 || Be16(p + 2) != len || p[9] != IPPROTO_TCP || (Be16(p + 6) & 0x3fff) != 0) return false;
-    g->v6 = false;
-    g->ipLen = 20;
-  } else if (h.gso_type == kVnetGsoTcpV6) {
-    if (len < 60 || (p[0] >> 4) != 6 || Be16(p + 4) + 40u != len || p[6] != IPPROTO_TCP) return false;
-    g->v6 = true;
-    g->ipLen = 40;
-  } else {
-    return false;
-  }
-  size_t tcpLen = static_cast<size_t>(p[g->ipLen + 12] >> 4) * 4;
+  size_t tcpLen;
+  if (h.gso_size == 0 || !TcpHeaders(p, len, &g->v6, &g->ipLen, &tcpLen)) return false;
+  if (h.gso_type != (g->v6 ? kVnetGsoTcpV6 : kVnetGsoTcpV4)) return false;
+  if (!g->v6 && (Be16(p + 6) & 0x3fff) != 0) return false;
   g->hdrLen = g->ipLen + tcpLen;
-  if (tcpLen < 20 || g->hdrLen >= len || g->hdrLen + h.gso_size > maxSegment) return false;
+  if (g->hdrLen >= len || g->hdrLen + h.gso_size > maxSegment) return false;
   g->p = p;
   g->len = len;
   g->gsoSize = h.gso_size;
@@ -235,14 +241,8 @@ size_t WriteSegment(const GsoPacket& g, size_t k, uint8_t* out) {
   memcpy(out + g.hdrLen, g.p + g.hdrLen + off, payload);
   uint8_t* th = out + g.ipLen;
   size_t tcpBytes = g.hdrLen - g.ipLen + payload;
-  if (g.v6) {
-    PutBe16(out + 4, static_cast<uint16_t>(tcpBytes));
-  } else {
-    PutBe16(out + 2, static_cast<uint16_t>(g.hdrLen + payload));
-    PutBe16(out + 4, static_cast<uint16_t>(Be16(g.p + 4) + k));
-    PutBe16(out + 10, 0);
-    PutBe16(out + 10, static_cast<uint16_t>(~Fold(Sum(out, 20, 0))));
-  }
+  if (!g.v6) PutBe16(out + 4, static_cast<uint16_t>(Be16(g.p + 4) + k));
+  SetLengths(out, g.v6, g.ipLen, tcpBytes);
   PutBe32(th + 4, Be32(th + 4) + static_cast<uint32_t>(off));
   if (k + 1 < g.segments) th[13] &= static_cast<uint8_t>(~(kFin | kPsh));
   if (k > 0) th[13] &= static_cast<uint8_t>(~kCwr);

@@ -34,7 +34,12 @@ function addressBytes(a: string): Buffer {
 
 /** The sum of the TCP pseudo-header for `tcpBytes` bytes of TCP header and data. */
 export function pseudoSum(src: string, dst: string, tcpBytes: number): number {
-  return onesSum(Buffer.concat([addressBytes(src), addressBytes(dst)]), 6 + (tcpBytes & 0xffff) + Math.floor(tcpBytes / 0x10000));
+  return addressesSum(Buffer.concat([addressBytes(src), addressBytes(dst)]), tcpBytes);
+}
+
+/** the same, from the source and destination addresses as they lie in the IP header */
+function addressesSum(addresses: Uint8Array, tcpBytes: number): number {
+  return onesSum(addresses, 6 + (tcpBytes & 0xffff) + Math.floor(tcpBytes / 0x10000));
 }
 
 export interface SegmentSpec {
@@ -123,9 +128,7 @@ export function parseTcp(p: Buffer): ParsedSegment | null {
   const ipLength = v6 ? 40 : (p[0] & 0xf) * 4;
   if (p.length < ipLength + 20 || (v6 ? p[6] : p[9]) !== 6) return null;
   const tcp = p.subarray(ipLength);
-  const addr = (o: number, n: number) => (v6 ? p.subarray(o, o + n).toString('hex').replace(/(.{4})(?!$)/g, '$1:') : [...p.subarray(o, o + n)].join('.'));
-  const src = v6 ? addr(8, 16) : addr(12, 4);
-  const dst = v6 ? addr(24, 16) : addr(16, 4);
+  const addresses = v6 ? p.subarray(8, 40) : p.subarray(12, 20);
   const tcpLength = (tcp[12] >> 4) * 4;
   return {
     v6,
@@ -138,7 +141,7 @@ export function parseTcp(p: Buffer): ParsedSegment | null {
     flags: tcp[13],
     window: tcp.readUInt16BE(14),
     payload: tcp.subarray(tcpLength),
-    checksumOk: onesSum(tcp, pseudoSum(src, dst, tcp.length)) === 0xffff,
+    checksumOk: onesSum(tcp, addressesSum(addresses, tcp.length)) === 0xffff,
     ipChecksumOk: v6 || onesSum(p.subarray(0, ipLength)) === 0xffff,
   };
 }
