@@ -24,6 +24,7 @@
         "src/native/sockopt.cc",
         "src/native/systemd.cc",
         "src/native/tcp_accept.cc",
+        "src/native/tls_prf.cc",
         "src/native/tun.cc",
         "src/native/tun_offload.cc",
         "src/native/udp.cc"

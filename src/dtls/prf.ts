@@ -1,4 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { tlsPHash } from '../native';
 
 /**
  * The TLS pseudo-random functions. DTLS 1.2 uses TLS 1.2's P_SHA256 / P_SHA384 (by suite);
@@ -6,25 +7,16 @@ import { createHash, createHmac } from 'node:crypto';
  */
 export type PrfHash = 'sha256' | 'sha384' | 'md5sha1';
 
-function pHash(alg: string, secret: Buffer, seed: Buffer, len: number): Buffer {
-  const out: Buffer[] = [];
-  let total = 0;
-  let a = seed;
-  while (total < len) {
-    a = createHmac(alg, secret).update(a).digest();
-    const chunk = createHmac(alg, secret).update(a).update(seed).digest();
-    out.push(chunk);
-    total += chunk.length;
-  }
-  return Buffer.concat(out).subarray(0, len);
-}
-
+/**
+ * P_hash is native (src/native/tls_prf.cc): a handshake runs it four times, on the path the
+ * client waits on, and in JavaScript each block cost two Hmac objects.
+ */
 export function prf(hash: PrfHash, secret: Buffer, label: string, seed: Buffer, len: number): Buffer {
   const labelSeed = Buffer.concat([Buffer.from(label, 'ascii'), seed]);
-  if (hash !== 'md5sha1') return pHash(hash, secret, labelSeed, len);
+  if (hash !== 'md5sha1') return tlsPHash(hash, secret, labelSeed, len);
   const half = Math.ceil(secret.length / 2);
-  const md5 = pHash('md5', secret.subarray(0, half), labelSeed, len);
-  const sha1 = pHash('sha1', secret.subarray(secret.length - half), labelSeed, len);
+  const md5 = tlsPHash('md5', secret.subarray(0, half), labelSeed, len);
+  const sha1 = tlsPHash('sha1', secret.subarray(secret.length - half), labelSeed, len);
   for (let i = 0; i < len; i++) md5[i] ^= sha1[i];
   return md5;
 }

@@ -76,8 +76,17 @@ export class Addresses {
    * client's network). As ocserv, IPv6 that the kernel refuses (IPv6 disabled on the host)
    * leaves a dual-stack session with IPv4 only; `a` loses its v6 lease then.
    */
+  /**
+   * A new tun starts without IPv6 (most sessions have none), written while sec-mod checks
+   * the cookie rather than once the addresses are known, which the client waits for;
+   * configureTun turns it back on for a session that gets an IPv6 address.
+   */
+  prepareTun(name: string): void {
+    this.setIpv6(name, false);
+  }
+
   configureTun(name: string, a: SessionAddresses, mtu: number, username: string): void {
-    if (!a.v6) this.withoutIpv6(name);
+    if (a.v6) this.setIpv6(name, true);
     if (a.v4) tunConfigure(name, { address: a.v4.local, peer: a.v4.remote, mtu });
     const v6 = a.v6;
     if (!v6) return;
@@ -89,6 +98,7 @@ export class Addresses {
       this.log.error({ user: username, tun: name, err: (err as Error).message }, 'cannot give the tun its IPv6 address; the session has IPv4 only');
       this.v6.release(v6);
       a.v6 = undefined;
+      this.setIpv6(name, false);
     }
   }
 
@@ -99,11 +109,11 @@ export class Addresses {
    * to the DTLS handshake. Where the setting cannot be written (no IPv6 in the kernel), nothing
    * is lost.
    */
-  private withoutIpv6(name: string): void {
+  private setIpv6(name: string, on: boolean): void {
     try {
-      writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
+      writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, on ? '0' : '1');
     } catch (err) {
-      this.log.debug({ tun: name, err: (err as Error).message }, 'cannot disable IPv6 on the tun');
+      this.log.debug({ tun: name, err: (err as Error).message }, on ? 'cannot enable IPv6 on the tun' : 'cannot disable IPv6 on the tun');
     }
   }
 

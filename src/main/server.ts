@@ -444,6 +444,7 @@ export class MainServer {
     // kernel): done while sec-mod checks the cookie, it is off the client's wait. Unless a
     // session opens on it (a refused cookie, any failure), it is closed, so it vanishes.
     const tun = tunOrError(this.config.device);
+    if (!(tun instanceof Error)) this.addresses.prepareTun(tun.name);
     let opened = false;
     try {
       const r = await this.openSessionOn(tun, asked, w, connId, conn, cookie, mtu, client, wantsIpv6);

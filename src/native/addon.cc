@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitSockopt(env, exports);
   ocs::InitSystemd(env, exports);
   ocs::InitTcpAccept(env, exports);
+  ocs::InitTlsPrf(env, exports);
   ocs::InitTun(env, exports);
   ocs::InitTunOffload(env, exports);
   ocs::InitUdp(env, exports);

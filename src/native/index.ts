@@ -297,6 +297,7 @@ interface NativeAddon {
   CstpReader: CstpReaderConstructor;
   KeySigner: KeySignerConstructor;
   cryptAsync(key: string, setting: string): Promise<string | null>;
+  tlsPHash(hash: string, secret: Buffer, seed: Buffer, length: number): Buffer;
   closeFdAsync(fd: number): Promise<void>;
   tcpAccept(listenFd: number, max: number): AcceptedTcp[];
   tcpCoalesce(packets: Uint8Array[]): CoalescedTunWrite[];
@@ -348,6 +349,14 @@ const native: NativeAddon = require(addonPath) as NativeAddon;
  */
 export function cryptAsync(key: string, setting: string): Promise<string | null> {
   return native.cryptAsync(key, setting);
+}
+
+/**
+ * TLS's P_hash (RFC 5246 section 5) with HMAC-`hash`: `length` bytes (1 to 1024) of
+ * HMAC(secret, A(1) | seed) | HMAC(secret, A(2) | seed) | ..., A(i) = HMAC(secret, A(i-1)), A(0) = seed.
+ */
+export function tlsPHash(hash: 'sha256' | 'sha384' | 'sha1' | 'md5', secret: Buffer, seed: Buffer, length: number): Buffer {
+  return native.tlsPHash(hash, secret, seed, length);
 }
 
 /**

@@ -21,6 +21,7 @@ void InitSign(Napi::Env env, Napi::Object exports);
 void InitSockopt(Napi::Env env, Napi::Object exports);
 void InitSystemd(Napi::Env env, Napi::Object exports);
 void InitTcpAccept(Napi::Env env, Napi::Object exports);
+void InitTlsPrf(Napi::Env env, Napi::Object exports);
 void InitTun(Napi::Env env, Napi::Object exports);
 void InitTunOffload(Napi::Env env, Napi::Object exports);
 void InitUdp(Napi::Env env, Napi::Object exports);

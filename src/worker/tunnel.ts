@@ -27,6 +27,8 @@ const TLS_READ_BUFFER = 16384;
  * for a pause at 16 kB queued and the tun waits for its drain. Beyond this, a write gets a
  * buffer of its own. An idle session's ring stays at the smallest size.
  */
+/** how long "DTLS up" and main's note of it wait for the client's first packets (announceDtls) */
+const DTLS_BOOKKEEPING_MS = 20;
 const WRITE_RING_MIN = 8 * 1024;
 const WRITE_RING_MAX = 128 * 1024;
 const WRITE_RING_CHUNKS = 128;
@@ -72,6 +74,7 @@ export class Tunnel {
   /** DTLS data came in the UDP read being handled (lastRx is set once it is done) */
   private heardDtls = false;
   private dpdTimer: NodeJS.Timeout;
+  private dtlsAnnouncement?: { timer: NodeJS.Timeout; announce: () => void };
   private ended = false;
   /**
    * The size of a CSTP frame holding a full-MTU packet, when the TLS layer cuts records at
@@ -182,8 +185,10 @@ export class Tunnel {
         // after the switch: the old link's closing is then not taken for DTLS going down
         if (old && old !== link) old.close('replaced by a new DTLS session');
         this.linkUp(link);
-        this.log.info({ user: this.params.username, cipher: info.description }, 'DTLS up');
-        this.o.onDtls?.(info);
+        this.announceDtls(() => {
+          this.log.info({ user: this.params.username, cipher: info.description }, 'DTLS up');
+          this.o.onDtls?.(info);
+        });
       },
       payload: (pt) => this.fromDtls(pt),
       batchDone: () => this.dtlsBatchDone(),
@@ -198,6 +203,27 @@ export class Tunnel {
       },
     });
     link.handle(firstDatagram);
+  }
+
+  /**
+   * The log line and main's note of the cipher wait a moment (DTLS_BOOKKEEPING_MS): the
+   * client answers our Finished with its MTU probe at once, and a worker busy with
+   * bookkeeping answers it later, which holds up the client's tunnel set-up. They are run
+   * at once if the tunnel ends first, so the log keeps its order.
+   */
+  private announceDtls(announce: () => void): void {
+    this.flushDtlsAnnouncement();
+    const timer = setTimeout(() => this.flushDtlsAnnouncement(), DTLS_BOOKKEEPING_MS);
+    timer.unref();
+    this.dtlsAnnouncement = { timer, announce };
+  }
+
+  private flushDtlsAnnouncement(): void {
+    const pending = this.dtlsAnnouncement;
+    if (!pending) return;
+    this.dtlsAnnouncement = undefined;
+    clearTimeout(pending.timer);
+    pending.announce();
   }
 
   /** A DTLS link took over: it carries traffic at once, and try-mtu-discovery probes it. */
@@ -496,6 +522,7 @@ export class Tunnel {
 
   private end(reason: string, logout: boolean): void {
     if (this.ended) return;
+    this.flushDtlsAnnouncement();
     this.ended = true;
     clearInterval(this.dpdTimer);
     this.mtu?.stop();

@@ -1,0 +1,82 @@
+// tlsPHash(hash, secret, seed, length): TLS's P_hash (RFC 5246 section 5), the expansion under
+// the DTLS PRF of every handshake (master secret, key block, both Finished). In JavaScript each
+// HMAC block was two node:crypto Hmac objects, a dozen and more per handshake on the path the
+// client waits on; here it is OpenSSL's one-shot HMAC on stack buffers.
+#include <napi.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "modules.h"
+
+namespace ocs {
+namespace {
+
+const EVP_MD* DigestByName(const std::string& name) {
+  if (name == "sha256") return EVP_sha256();
+  if (name == "sha384") return EVP_sha384();
+  if (name == "sha1") return EVP_sha1();
+  if (name == "md5") return EVP_md5();
+  return nullptr;
+}
+
+// the PRF's outputs are at most a key block (a few hundred bytes); this bounds a caller's mistake
+constexpr uint32_t kMaxLength = 1024;
+
+Napi::Value TlsPHash(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBuffer() || !info[3].IsNumber()) {
+    Napi::TypeError::New(env, "tlsPHash(hash: string, secret: Buffer, seed: Buffer, length: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const EVP_MD* md = DigestByName(info[0].As<Napi::String>().Utf8Value());
+  if (md == nullptr) {
+    Napi::TypeError::New(env, "tlsPHash: hash must be sha256, sha384, sha1 or md5").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto secret = info[1].As<Napi::Buffer<uint8_t>>();
+  auto seed = info[2].As<Napi::Buffer<uint8_t>>();
+  const uint32_t len = info[3].As<Napi::Number>().Uint32Value();
+  if (len == 0 || len > kMaxLength) {
+    Napi::RangeError::New(env, "tlsPHash: length must be 1 to 1024").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const size_t mdLen = EVP_MD_get_size(md);
+  // A(i) followed by the seed: A(i+1) = HMAC(A(i)), block i = HMAC(A(i) | seed)
+  std::vector<uint8_t> aSeed(mdLen + seed.Length());
+  std::memcpy(aSeed.data() + mdLen, seed.Data(), seed.Length());
+  uint8_t block[EVP_MAX_MD_SIZE];
+  unsigned int outLen = 0;
+  auto out = Napi::Buffer<uint8_t>::New(env, len);
+  bool ok = HMAC(md, secret.Data(), static_cast<int>(secret.Length()), seed.Data(), seed.Length(), aSeed.data(), &outLen) != nullptr;
+  for (uint32_t done = 0; ok && done < len;) {
+    ok = HMAC(md, secret.Data(), static_cast<int>(secret.Length()), aSeed.data(), aSeed.size(), block, &outLen) != nullptr;
+    if (!ok) break;
+    const uint32_t n = std::min<uint32_t>(len - done, outLen);
+    std::memcpy(out.Data() + done, block, n);
+    done += n;
+    if (done < len) {
+      // the next A(i) goes through block: HMAC() is not documented to allow input and output to overlap
+      ok = HMAC(md, secret.Data(), static_cast<int>(secret.Length()), aSeed.data(), mdLen, block, &outLen) != nullptr;
+      std::memcpy(aSeed.data(), block, mdLen);
+    }
+  }
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(aSeed.data(), mdLen);
+  if (!ok) {
+    Napi::Error::New(env, "tlsPHash: HMAC failed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return out;
+}
+
+}  // namespace
+
+void InitTlsPrf(Napi::Env env, Napi::Object exports) {
+  exports.Set("tlsPHash", Napi::Function::New(env, TlsPHash, "tlsPHash"));
+}
+
+}  // namespace ocs
