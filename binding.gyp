@@ -12,6 +12,7 @@
         "src/native/fd_util.cc",
         "src/native/fd_move.cc",
         "src/native/fd_watcher.cc",
+        "src/native/hmac.cc",
         "src/native/icmp_echo.cc",
         "src/native/netns.cc",
         "src/native/packet_io.cc",
@@ -24,7 +25,6 @@
         "src/native/sockopt.cc",
         "src/native/systemd.cc",
         "src/native/tcp_accept.cc",
-        "src/native/tls_prf.cc",
         "src/native/tun.cc",
         "src/native/tun_offload.cc",
         "src/native/udp.cc"

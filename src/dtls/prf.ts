@@ -8,7 +8,7 @@ import { tlsPHash } from '../native';
 export type PrfHash = 'sha256' | 'sha384' | 'md5sha1';
 
 /**
- * P_hash is native (src/native/tls_prf.cc): a handshake runs it four times, on the path the
+ * P_hash is native (src/native/hmac.cc): a handshake runs it four times, on the path the
  * client waits on, and in JavaScript each block cost two Hmac objects.
  */
 export function prf(hash: PrfHash, secret: Buffer, label: string, seed: Buffer, len: number): Buffer {

@@ -5,7 +5,8 @@
  * compromised worker can therefore not log in "from" another address (dodging bans, or
  * framing one) or claim a certificate main never saw.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hmac } from '../native';
 import { obj, oneOf, str, uint, type Infer } from './validate';
 
 export const peerProofShape = obj({
@@ -20,9 +21,10 @@ export type PeerProof = Infer<typeof peerProofShape>;
 function mac(key: Uint8Array, p: Omit<PeerProof, 'mac'>): string {
   // length-prefixed fields, so no two different tuples share an encoding
   const fields = [String(p.connId), p.remoteAddr, p.cert];
-  const h = createHmac('sha256', key).update('ocserv-ts peer v1');
-  for (const f of fields) h.update(`${Buffer.byteLength(f)}:${f};`);
-  return h.digest('base64');
+  let text = 'ocserv-ts peer v1';
+  for (const f of fields) text += `${Buffer.byteLength(f)}:${f};`;
+  // native: main makes one per connection and sec-mod checks it per login, both on the client's wait
+  return hmac('sha256', Buffer.from(key.buffer, key.byteOffset, key.byteLength), Buffer.from(text)).toString('base64');
 }
 
 export function provePeer(key: Uint8Array, p: Omit<PeerProof, 'mac'>): PeerProof {

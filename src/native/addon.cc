@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitFdUtil(env, exports);
   ocs::InitFdMove(env, exports);
   ocs::InitFdWatcher(env, exports);
+  ocs::InitHmac(env, exports);
   ocs::InitIcmpEcho(env, exports);
   ocs::InitNetns(env, exports);
   ocs::InitPacketIO(env, exports);
@@ -22,7 +23,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ocs::InitSockopt(env, exports);
   ocs::InitSystemd(env, exports);
   ocs::InitTcpAccept(env, exports);
-  ocs::InitTlsPrf(env, exports);
   ocs::InitTun(env, exports);
   ocs::InitTunOffload(env, exports);
   ocs::InitUdp(env, exports);

@@ -297,6 +297,7 @@ interface NativeAddon {
   CstpReader: CstpReaderConstructor;
   KeySigner: KeySignerConstructor;
   cryptAsync(key: string, setting: string): Promise<string | null>;
+  hmac(hash: string, key: Buffer, data: Buffer): Buffer;
   tlsPHash(hash: string, secret: Buffer, seed: Buffer, length: number): Buffer;
   closeFdAsync(fd: number): Promise<void>;
   tcpAccept(listenFd: number, max: number): AcceptedTcp[];
@@ -349,6 +350,11 @@ const native: NativeAddon = require(addonPath) as NativeAddon;
  */
 export function cryptAsync(key: string, setting: string): Promise<string | null> {
   return native.cryptAsync(key, setting);
+}
+
+/** HMAC-`hash` of `data` under `key`, in one native call (src/native/hmac.cc says why). */
+export function hmac(hash: 'sha256' | 'sha384' | 'sha1' | 'md5', key: Buffer, data: Buffer): Buffer {
+  return native.hmac(hash, key, data);
 }
 
 /**

@@ -10,9 +10,8 @@
  * request and the answer to it: the client sends nothing in between, so nothing is left in
  * Node's buffers, and from then on Node does not read the socket at all.
  */
-import { createHmac } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { CstpReader, dupFd } from '../native';
+import { CstpReader, dupFd, hmac } from '../native';
 
 interface Suite { alg: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305'; hash: 'sha256' | 'sha384'; keyLen: number }
 
@@ -31,10 +30,10 @@ const SECRET_LABEL = 'CLIENT_TRAFFIC_SECRET_0 ';
 const SEQUENCE_WINDOW = 1024;
 
 /** HKDF-Expand-Label (RFC 8446 7.1), for outputs no longer than one hash. */
-export function expandLabel(hash: string, secret: Buffer, label: string, length: number): Buffer {
+export function expandLabel(hash: 'sha256' | 'sha384', secret: Buffer, label: string, length: number): Buffer {
   const full = Buffer.from(`tls13 ${label}`, 'latin1');
   const info = Buffer.concat([Buffer.from([length >> 8, length & 0xff, full.length]), full, Buffer.from([0])]);
-  return createHmac(hash, secret).update(info).update(Buffer.from([1])).digest().subarray(0, length);
+  return hmac(hash, secret, Buffer.concat([info, Buffer.from([1])])).subarray(0, length);
 }
 
 /** Listens, before the handshake, for the client's first application traffic secret. */

@@ -1,12 +1,12 @@
 /**
- * The DTLS PRF (src/dtls/prf.ts over the native P_hash, src/native/tls_prf.cc): the TLS 1.2
+ * The DTLS PRF (src/dtls/prf.ts over the native P_hash, src/native/hmac.cc): the TLS 1.2
  * PRF test vector that circulated with RFC 5246, and every hash and length against
  * P_hash written out with node:crypto's HMAC, the form it had before it was native.
  */
 import t from 'tap';
 import { createHmac, randomBytes } from 'node:crypto';
 import { prf } from '../../src/dtls/prf';
-import { tlsPHash } from '../../src/native';
+import { hmac, tlsPHash } from '../../src/native';
 
 function referencePHash(alg: string, secret: Buffer, seed: Buffer, len: number): Buffer {
   const out: Buffer[] = [];
@@ -62,4 +62,16 @@ t.test('what P_hash refuses', async (t) => {
   t.throws(() => tlsPHash('sha256', s, s, 0), /length must be 1 to 1024/);
   t.throws(() => tlsPHash('sha256', s, s, 1025), /length must be 1 to 1024/);
   t.throws(() => (tlsPHash as (...a: unknown[]) => Buffer)('sha256', 'secret', s, 16), /tlsPHash\(hash/);
+});
+
+t.test('hmac: one-shot HMAC, the same as node:crypto\'s', async (t) => {
+  for (const alg of ['sha256', 'sha384', 'sha1', 'md5'] as const) {
+    for (const [keyLen, dataLen] of [[0, 0], [32, 17], [200, 1000]]) {
+      const key = randomBytes(keyLen);
+      const data = randomBytes(dataLen);
+      t.same(hmac(alg, key, data), createHmac(alg, key).update(data).digest(), `${alg}, ${keyLen}-byte key, ${dataLen} bytes`);
+    }
+  }
+  t.throws(() => hmac('sha224' as 'sha256', Buffer.alloc(1), Buffer.alloc(1)), /hash must be/);
+  t.throws(() => (hmac as (...a: unknown[]) => Buffer)('sha256', 'key', Buffer.alloc(1)), /hmac\(hash/);
 });

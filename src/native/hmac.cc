@@ -1,7 +1,11 @@
-// tlsPHash(hash, secret, seed, length): TLS's P_hash (RFC 5246 section 5), the expansion under
-// the DTLS PRF of every handshake (master secret, key block, both Finished). In JavaScript each
-// HMAC block was two node:crypto Hmac objects, a dozen and more per handshake on the path the
-// client waits on; here it is OpenSSL's one-shot HMAC on stack buffers.
+// One-shot HMACs on the login path, with OpenSSL's HMAC() from Node's own OpenSSL:
+// - hmac(hash, key, data): for the MACs computed once or twice per login (main's proof of a
+//   client to sec-mod, the TLS 1.3 key schedule of a tunnel's native CSTP reader). node:crypto's
+//   Hmac is an object with a key import and a stream behind it: code that runs once per login
+//   stays cold, and one such MAC cost 50 to 100 us there, this call a few.
+// - tlsPHash(hash, secret, seed, length): TLS's P_hash (RFC 5246 section 5), the expansion under
+//   the DTLS PRF of every handshake (master secret, key block, both Finished), two HMACs per
+//   block and a dozen and more per handshake.
 #include <napi.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -23,8 +27,34 @@ const EVP_MD* DigestByName(const std::string& name) {
   return nullptr;
 }
 
+// an empty Buffer may have no storage at all, and OpenSSL's HMAC() fails on a null key or data
+const uint8_t kEmpty[1] = {0};
+const uint8_t* Bytes(const Napi::Buffer<uint8_t>& b) { return b.Length() ? b.Data() : kEmpty; }
+
 // the PRF's outputs are at most a key block (a few hundred bytes); this bounds a caller's mistake
 constexpr uint32_t kMaxLength = 1024;
+
+Napi::Value Hmac(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBuffer()) {
+    Napi::TypeError::New(env, "hmac(hash: string, key: Buffer, data: Buffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const EVP_MD* md = DigestByName(info[0].As<Napi::String>().Utf8Value());
+  if (md == nullptr) {
+    Napi::TypeError::New(env, "hmac: hash must be sha256, sha384, sha1 or md5").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto key = info[1].As<Napi::Buffer<uint8_t>>();
+  auto data = info[2].As<Napi::Buffer<uint8_t>>();
+  uint8_t mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(md, Bytes(key), static_cast<int>(key.Length()), Bytes(data), data.Length(), mac, &len) == nullptr) {
+    Napi::Error::New(env, "hmac: HMAC failed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, mac, len);
+}
 
 Napi::Value TlsPHash(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -47,20 +77,20 @@ Napi::Value TlsPHash(const Napi::CallbackInfo& info) {
   const size_t mdLen = EVP_MD_get_size(md);
   // A(i) followed by the seed: A(i+1) = HMAC(A(i)), block i = HMAC(A(i) | seed)
   std::vector<uint8_t> aSeed(mdLen + seed.Length());
-  std::memcpy(aSeed.data() + mdLen, seed.Data(), seed.Length());
+  if (seed.Length()) std::memcpy(aSeed.data() + mdLen, seed.Data(), seed.Length());
   uint8_t block[EVP_MAX_MD_SIZE];
   unsigned int outLen = 0;
   auto out = Napi::Buffer<uint8_t>::New(env, len);
-  bool ok = HMAC(md, secret.Data(), static_cast<int>(secret.Length()), seed.Data(), seed.Length(), aSeed.data(), &outLen) != nullptr;
+  bool ok = HMAC(md, Bytes(secret), static_cast<int>(secret.Length()), Bytes(seed), seed.Length(), aSeed.data(), &outLen) != nullptr;
   for (uint32_t done = 0; ok && done < len;) {
-    ok = HMAC(md, secret.Data(), static_cast<int>(secret.Length()), aSeed.data(), aSeed.size(), block, &outLen) != nullptr;
+    ok = HMAC(md, Bytes(secret), static_cast<int>(secret.Length()), aSeed.data(), aSeed.size(), block, &outLen) != nullptr;
     if (!ok) break;
     const uint32_t n = std::min<uint32_t>(len - done, outLen);
     std::memcpy(out.Data() + done, block, n);
     done += n;
     if (done < len) {
       // the next A(i) goes through block: HMAC() is not documented to allow input and output to overlap
-      ok = HMAC(md, secret.Data(), static_cast<int>(secret.Length()), aSeed.data(), mdLen, block, &outLen) != nullptr;
+      ok = HMAC(md, Bytes(secret), static_cast<int>(secret.Length()), aSeed.data(), mdLen, block, &outLen) != nullptr;
       std::memcpy(aSeed.data(), block, mdLen);
     }
   }
@@ -75,7 +105,8 @@ Napi::Value TlsPHash(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitTlsPrf(Napi::Env env, Napi::Object exports) {
+void InitHmac(Napi::Env env, Napi::Object exports) {
+  exports.Set("hmac", Napi::Function::New(env, Hmac, "hmac"));
   exports.Set("tlsPHash", Napi::Function::New(env, TlsPHash, "tlsPHash"));
 }
 
