@@ -34,17 +34,26 @@ const uint8_t* Bytes(const Napi::Buffer<uint8_t>& b) { return b.Length() ? b.Dat
 // the PRF's outputs are at most a key block (a few hundred bytes); this bounds a caller's mistake
 constexpr uint32_t kMaxLength = 1024;
 
+// The arguments both functions start with: a hash name and two Buffers (and for tlsPHash a
+// length). False, with a JavaScript exception pending, when they are not that.
+bool DigestArgs(const Napi::CallbackInfo& info, const char* name, const char* usage, bool withLength, const EVP_MD** md) {
+  Napi::Env env = info.Env();
+  if (info.Length() < (withLength ? 4u : 3u) || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBuffer() || (withLength && !info[3].IsNumber())) {
+    Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
+    return false;
+  }
+  *md = DigestByName(info[0].As<Napi::String>().Utf8Value());
+  if (*md == nullptr) {
+    Napi::TypeError::New(env, std::string(name) + ": hash must be sha256, sha384, sha1 or md5").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 Napi::Value Hmac(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBuffer()) {
-    Napi::TypeError::New(env, "hmac(hash: string, key: Buffer, data: Buffer)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const EVP_MD* md = DigestByName(info[0].As<Napi::String>().Utf8Value());
-  if (md == nullptr) {
-    Napi::TypeError::New(env, "hmac: hash must be sha256, sha384, sha1 or md5").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  const EVP_MD* md;
+  if (!DigestArgs(info, "hmac", "hmac(hash: string, key: Buffer, data: Buffer)", false, &md)) return env.Undefined();
   auto key = info[1].As<Napi::Buffer<uint8_t>>();
   auto data = info[2].As<Napi::Buffer<uint8_t>>();
   uint8_t mac[EVP_MAX_MD_SIZE];
@@ -58,15 +67,8 @@ Napi::Value Hmac(const Napi::CallbackInfo& info) {
 
 Napi::Value TlsPHash(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBuffer() || !info[3].IsNumber()) {
-    Napi::TypeError::New(env, "tlsPHash(hash: string, secret: Buffer, seed: Buffer, length: number)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const EVP_MD* md = DigestByName(info[0].As<Napi::String>().Utf8Value());
-  if (md == nullptr) {
-    Napi::TypeError::New(env, "tlsPHash: hash must be sha256, sha384, sha1 or md5").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  const EVP_MD* md;
+  if (!DigestArgs(info, "tlsPHash", "tlsPHash(hash: string, secret: Buffer, seed: Buffer, length: number)", true, &md)) return env.Undefined();
   auto secret = info[1].As<Napi::Buffer<uint8_t>>();
   auto seed = info[2].As<Napi::Buffer<uint8_t>>();
   const uint32_t len = info[3].As<Napi::Number>().Uint32Value();
