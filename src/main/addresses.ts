@@ -72,11 +72,6 @@ export class Addresses {
   }
 
   /**
-   * The server's end of the tun: IPv4 address and peer, then IPv6 (its /128 and a route to the
-   * client's network). As ocserv, IPv6 that the kernel refuses (IPv6 disabled on the host)
-   * leaves a dual-stack session with IPv4 only; `a` loses its v6 lease then.
-   */
-  /**
    * A new tun starts without IPv6 (most sessions have none), written while sec-mod checks
    * the cookie rather than once the addresses are known, which the client waits for;
    * configureTun turns it back on for a session that gets an IPv6 address.
@@ -85,6 +80,11 @@ export class Addresses {
     this.setIpv6(name, false);
   }
 
+  /**
+   * The server's end of the tun: IPv4 address and peer, then IPv6 (its /128 and a route to the
+   * client's network). As ocserv, IPv6 that the kernel refuses (IPv6 disabled on the host)
+   * leaves a dual-stack session with IPv4 only; `a` loses its v6 lease then.
+   */
   configureTun(name: string, a: SessionAddresses, mtu: number, username: string): void {
     if (a.v6) this.setIpv6(name, true);
     if (a.v4) tunConfigure(name, { address: a.v4.local, peer: a.v4.remote, mtu });
