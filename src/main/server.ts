@@ -24,6 +24,7 @@ import { Iroutes, knownIroutes } from './iroutes';
 import type { RunAs } from './privileges';
 import { SecmodProcess } from './secmod-proc';
 import { BOOKKEEPING_DELAY_MS, SessionTable, type MainSession } from './sessions';
+import { DeferredCall } from '../common/deferred-call';
 import { UdpHandover } from './udp-handover';
 import { AcceptPacer } from './accept-pacer';
 import { tcpListen, type TcpListener } from './tcp-listener';
@@ -587,14 +588,11 @@ export class MainServer {
     const ipv6 = lease6 && { address: lease6.remote, prefix: lease6.prefix };
     // after the worker's reply, the client's DTLS handshake and its tun set-up (BOOKKEEPING_DELAY_MS); a
     // session that ends sooner is announced first (endSession)
-    const announce = () => {
-      clearTimeout(timer);
-      session.announce = undefined;
+    session.announcement = new DeferredCall(BOOKKEEPING_DELAY_MS);
+    session.announcement.schedule(() => {
       channel.send('session.started', { cookie, ipv4: lease?.remote, ipv6, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
       this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease?.remote, vpnIp6: ipv6 && `${ipv6.address}/${ipv6.prefix}`, tun: tun.name, sid: session.sid }, 'session opened');
-    };
-    const timer = setTimeout(announce, BOOKKEEPING_DELAY_MS);
-    session.announce = announce;
+    });
     return {
       fd: tun.fd,
       params: {
@@ -641,7 +639,7 @@ export class MainServer {
    * alone if the device is already gone.
    */
   private endSession(s: MainSession, reason: string, logout: boolean, workerStats: SessionStats): void {
-    s.announce?.();
+    s.announcement?.flush();
     const stats = sessionTraffic(tunCounters(s.tunName), workerStats);
     const cause = s.endCause ?? causeFromWorker(reason, logout);
     // main's own decisions (administrator, timeouts) spend the cookie; a replaced tunnel never does

@@ -1,6 +1,7 @@
 import type { SessionStats, TerminateCause, WorkerToMain } from '../ipc/messages';
 import type { Lease } from './leases';
 import type { Lease6 } from './leases6';
+import type { DeferredCall } from '../common/deferred-call';
 
 /**
  * How long a new session's bookkeeping (sec-mod's session.started, the log line, occtl's
@@ -42,8 +43,8 @@ export interface MainSession {
   sessionTimeout: number;
   /** set when main ends the session; otherwise the worker's account decides */
   endCause?: TerminateCause;
-  /** the new session's announcement (sec-mod, log), while it waits BOOKKEEPING_DELAY_MS; run at once if the session ends first */
-  announce?: () => void;
+  /** the new session's announcement (sec-mod, log), waiting BOOKKEEPING_DELAY_MS; flushed if the session ends first */
+  announcement?: DeferredCall;
   /** for idle-timeout and the accounting reports (SessionTimers) */
   lastActivity: number;
   lastRxPackets: number;

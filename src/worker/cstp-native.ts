@@ -32,8 +32,9 @@ const SEQUENCE_WINDOW = 1024;
 /** HKDF-Expand-Label (RFC 8446 7.1), for outputs no longer than one hash. */
 export function expandLabel(hash: 'sha256' | 'sha384', secret: Buffer, label: string, length: number): Buffer {
   const full = Buffer.from(`tls13 ${label}`, 'latin1');
-  const info = Buffer.concat([Buffer.from([length >> 8, length & 0xff, full.length]), full, Buffer.from([0])]);
-  return hmac(hash, secret, Buffer.concat([info, Buffer.from([1])])).subarray(0, length);
+  // HkdfLabel (length, label, an empty context), then HKDF-Expand's first block counter
+  const input = Buffer.concat([Buffer.from([length >> 8, length & 0xff, full.length]), full, Buffer.from([0, 1])]);
+  return hmac(hash, secret, input).subarray(0, length);
 }
 
 /** Listens, before the handshake, for the client's first application traffic secret. */

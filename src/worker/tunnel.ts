@@ -15,7 +15,7 @@ import { readInto } from './tls-reader';
 import { readNatively } from './cstp-native';
 import { PacketQueue } from './packet-queue';
 import { WriteRing } from './write-ring';
-import { DeferredCall } from './deferred-call';
+import { DeferredCall } from '../common/deferred-call';
 
 /** Packets read from the tun per readable event. */
 const TUN_BATCH = 32;

@@ -1,8 +1,9 @@
 /**
- * One call put off for a moment, or made at once when something needs it done first. The
- * worker's bookkeeping at a tunnel's DTLS handshake (the log line, main's note of the cipher)
- * waits so that the client's first packets are answered first; the tunnel's end flushes it,
- * so nothing is lost and the log keeps its order.
+ * One call put off for a moment, or made at once when something needs it done first.
+ * Bookkeeping around a new tunnel waits so that the client's set-up goes first: main's
+ * announcement of a session (sec-mod's session.started, the log line) and a worker's at its
+ * DTLS handshake (the log line, main's note of the cipher). The session's or tunnel's end
+ * flushes it, so nothing is lost and the log keeps its order.
  */
 export class DeferredCall {
   private pending?: { timer: NodeJS.Timeout; fn: () => void };

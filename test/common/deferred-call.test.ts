@@ -1,7 +1,7 @@
-/** DeferredCall (src/worker/deferred-call.ts): the put-off bookkeeping of a tunnel's DTLS handshake. */
+/** DeferredCall (src/common/deferred-call.ts): bookkeeping put off while a new tunnel comes up. */
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeferredCall } from '../../src/worker/deferred-call';
+import { DeferredCall } from '../../src/common/deferred-call';
 
 t.test('a call waits for the delay, then runs once', async (t) => {
   const calls: string[] = [];
