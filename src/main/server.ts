@@ -591,7 +591,7 @@ export class MainServer {
     session.announcement = new DeferredCall(BOOKKEEPING_DELAY_MS);
     session.announcement.schedule(() => {
       channel.send('session.started', { cookie, ipv4: lease?.remote, ipv6, tunName: tun.name, remoteAddr, userAgent: client.userAgent });
-      this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease?.remote, vpnIp6: ipv6 && `${ipv6.address}/${ipv6.prefix}`, tun: tun.name, sid: session.sid }, 'session opened');
+      this.log.info({ user: session.username, ip: remoteAddr, vpnIp: lease?.remote, vpnIp6: ipv6 && `${ipv6.address}/${ipv6.prefix}`, tun: tun.name, workerPid: w.proc.pid, sid: session.sid }, 'session opened');
     });
     return {
       fd: tun.fd,

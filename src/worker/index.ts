@@ -200,7 +200,8 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
     log,
     onEnd: (end) => {
       tunnels.delete(p.sessionId);
-      log.info({ user: p.username, ip: conn.remoteAddr, reason: end.reason, ...end.stats }, 'tunnel closed');
+      // main logs the session's end (reason and counters) for the administrator
+      log.debug({ user: p.username, ip: conn.remoteAddr, reason: end.reason, ...end.stats }, 'tunnel closed');
       main.send('session.closed', { sessionId: p.sessionId, reason: end.reason, logout: end.logout, stats: end.stats });
     },
     onDtls: (info) => main.send('session.dtls', { sessionId: p.sessionId, cipher: info.description }),
@@ -210,7 +211,8 @@ async function startTunnel(conn: Conn, req: IncomingMessage, head: Buffer): Prom
   conn.tunnel = tunnel;
   conn.sessionId = p.sessionId;
   tunnels.set(p.sessionId, tunnel);
-  log.info({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4?.remote, vpnIp6: p.ipv6?.remote, tun: p.tunName }, 'tunnel up (CSTP)');
+  // main's "session opened" says this at info level, with the worker's pid
+  log.debug({ user: p.username, ip: conn.remoteAddr, vpnIp: p.ipv4?.remote, vpnIp6: p.ipv6?.remote, tun: p.tunName }, 'tunnel up (CSTP)');
 }
 
 /** The DTLS the client asked for (X-DTLS-* headers) that this server can give, if any. */

@@ -192,7 +192,8 @@ export class Tunnel {
         this.linkUp(link);
         // the client's MTU probe follows our Finished at once: answered before this bookkeeping
         this.dtlsBookkeeping.schedule(() => {
-          this.log.info({ user: this.params.username, cipher: info.description }, 'DTLS up');
+          // main's "DTLS established" is the info-level line
+          this.log.debug({ user: this.params.username, cipher: info.description }, 'DTLS up');
           this.o.onDtls?.(info);
         });
       },
@@ -408,7 +409,7 @@ export class Tunnel {
       case CstpType.Keepalive:
         return;
       case CstpType.Disconnect:
-        this.log.info({ user: this.params.username }, 'client disconnected');
+        this.log.debug({ user: this.params.username }, 'client disconnected');
         this.end('client disconnected', true);
         return;
       case CstpType.Compressed:

@@ -40,9 +40,9 @@ t.test(`${N} concurrent clients each get a working tunnel`, async (t) => {
 
 t.test('a dying worker takes only its own session', async (t) => {
   const victim = sessions[0];
-  const line = server.output().split('\n').find((l) => l.includes('"msg":"tunnel up (CSTP)"') && l.includes(`"user":"${users[0].name}"`));
-  t.ok(line, 'tunnel-up log line of the victim');
-  const pid = JSON.parse(line!).pid as number;
+  const line = server.output().split('\n').find((l) => l.includes('"msg":"session opened"') && l.includes(`"user":"${users[0].name}"`));
+  t.ok(line, 'session-opened log line of the victim');
+  const pid = JSON.parse(line!).workerPid as number;
   process.kill(pid, 'SIGKILL');
   // main notices, ends that session and frees its tun
   for (let i = 0; i < 50 && !/"why":"killed by SIGKILL","sessions":1/.test(server.output()); i++) await new Promise((r) => setTimeout(r, 100));

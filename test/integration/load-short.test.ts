@@ -36,7 +36,7 @@ t.test('50 sequential logins: no growth in main\'s or sec-mod\'s fds; the shared
   t.teardown(() => server.stop());
   const r = await sequentialLogins(topo, server, { logins: 50, every: 25 });
   t.same(r.failures, [], 'every login got a working tunnel');
-  const tunnelPids = server.output().split('\n').filter((l) => l.includes('"msg":"tunnel up (CSTP)"')).map((l) => JSON.parse(l).pid as number);
+  const tunnelPids = server.output().split('\n').filter((l) => l.includes('"msg":"session opened"')).map((l) => JSON.parse(l).workerPid as number);
   t.ok(new Set(tunnelPids).size >= 4, `logins one at a time went to ${new Set(tunnelPids).size} workers (at least the 4 kept ready), not all to one`);
   const [, mid, end] = r.samples;
   t.equal(end!.f.main.fds, mid!.f.main.fds, `main: ${mid!.f.main.fds} fds after 25 logins, ${end!.f.main.fds} after 50`);
