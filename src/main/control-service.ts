@@ -143,7 +143,7 @@ export class ControlService {
       const snap = snapshotOf(this.c.config(), tunMtu(s.tunName), s.settings);
       this.snaps.set(s.sessionId, snap);
       this.c.stats.noteMtu(snap.mtu);
-      this.broadcast({ connected: true, user: this.info(s, snap) });
+      this.broadcast(() => ({ connected: true, user: this.info(s, snap) }));
     } catch (err) {
       this.c.log.error({ err: (err as Error).message }, 'occtl bookkeeping failed for a new session');
     }
@@ -165,13 +165,16 @@ export class ControlService {
         txBytes: snap.stats.txBytes,
         mtu: snap.mtu,
       });
-      this.broadcast({ connected: false, user: this.info(s, snap), reason: disconnectReason(end?.reason ?? '') });
+      this.broadcast(() => ({ connected: false, user: this.info(s, snap), reason: disconnectReason(end?.reason ?? '') }));
     } catch (err) {
       this.c.log.error({ err: (err as Error).message }, 'occtl bookkeeping failed for an ended session');
     }
   }
 
-  private broadcast(ev: CtlEvent): void {
+  /** The event is made only when someone listens (occtl's `show events`): most of the time no one does. */
+  private broadcast(event: () => CtlEvent): void {
+    if (this.subscribers.size === 0) return;
+    const ev = event();
     for (const ch of this.subscribers) ch.send('ctl.event', ev);
   }
 
