@@ -13,6 +13,7 @@ import { Channel } from '../../src/ipc/channel';
 import type { KeyToSecmod, SecmodToKey } from '../../src/ipc/key-messages';
 import type { MainToSecmod, SecmodToMain, SecmodToWorker, WorkerToSecmod } from '../../src/ipc/messages';
 import { provePeer } from '../../src/ipc/peer-proof';
+import { until } from '../helpers/wait';
 import { createLogger } from '../../src/common/log';
 import { closeFd, seqpacketPair } from '../../src/native';
 import { selfSigned } from '../helpers/tls-keys';
@@ -92,7 +93,8 @@ t.test('signs for an attached key channel, in the handshake forms only', async (
     t.match(r.reason, reason, `${what}: refused`);
   }
   t.notOk(keys.isClosed, 'refusals keep the channel: they are what a confused engine could send');
-  t.match(s.output(), /private-key operation refused/, 'and are logged');
+  // sec-mod's log comes through its stderr pipe, which may be read after the reply arrived
+  t.ok(await until('the refusal in the log', () => /private-key operation refused/.test(s.output()), 5_000), 'and are logged');
 
   const gone = closed(keys);
   keys.send('auth.init' as 'key.sign', { key: 0, op: 'ecdsa', data: digest });
@@ -113,7 +115,7 @@ t.test('a login request needs main\'s proof of the client', async (t) => {
   const gone = closed(worker);
   worker.send('auth.init', { remoteAddr: '198.18.0.9', proof, userAgent: 'test' });
   t.match(await gone, /peer closed/, 'claiming another address than main saw closes the worker\'s channel');
-  t.match(s.output(), /login request without main's proof of its client/);
+  t.ok(await until('the refusal in the log', () => /login request without main's proof of its client/.test(s.output()), 5_000), 'and is logged');
 
   const forger = attach<SecmodToWorker, WorkerToSecmod>(s.main, 'worker.attach');
   const forged = closed(forger);
