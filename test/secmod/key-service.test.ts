@@ -126,7 +126,8 @@ t.test('a login request needs main\'s proof of the client', async (t) => {
 
 t.test('a key that does not belong to its certificate stops sec-mod at start', async (t) => {
   const s = startSecmod(config([[ec.certPath, rsa.keyPath]]));
-  const code = await new Promise((r) => s.proc.once('exit', r));
+  // 'close', not 'exit': by then its stderr has been read to the end
+  const code = await new Promise((r) => s.proc.once('close', r));
   t.equal(code, 1);
   t.match(s.output(), /does not belong to server-cert/);
 });
